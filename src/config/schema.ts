@@ -1,0 +1,99 @@
+/**
+ * The configuration schema: the single source of truth for validation and defaults. The example
+ * config (sksd.conf.example) and docs/configuration.md describe exactly these keys; a test keeps
+ * the three in step.
+ */
+import { z } from 'zod';
+
+const seconds = (def: number, max: number) => z.number().int().min(1).max(max).default(def);
+
+const unixName = z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'not a valid Unix user or group name');
+
+export const ConfigSchema = z
+  .object({
+    /** Friendly machine name shown to clients; null means the host name. */
+    name: z.string().min(1).max(200).nullable().default(null),
+    listen: z
+      .object({
+        address: z.string().min(1).default('0.0.0.0'),
+        /** 0 means: find a free port. */
+        port: z.number().int().min(0).max(65535).default(0),
+      })
+      .strict()
+      .prefault({}),
+    tls: z
+      .object({
+        /** PEM certificate and key; both null means a self-signed one kept in the state directory. */
+        cert: z.string().min(1).nullable().default(null),
+        key: z.string().min(1).nullable().default(null),
+        minVersion: z.enum(['TLSv1.3', 'TLSv1.2']).default('TLSv1.3'),
+      })
+      .strict()
+      .refine((t) => (t.cert === null) === (t.key === null), {
+        message: 'set both cert and key, or neither',
+      })
+      .prefault({}),
+    paths: z
+      .object({
+        /** null: /var/lib/sksd as root, ~/.local/state/sksd otherwise. */
+        state: z.string().min(1).nullable().default(null),
+        /** null: /run/sksd as root, $XDG_RUNTIME_DIR/sksd (or state/run) otherwise. */
+        runtime: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    conda: z
+      .object({
+        /** conda, mamba or micromamba; null means auto-detect. */
+        executable: z.string().min(1).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    auth: z
+      .object({
+        pamService: z.string().regex(/^[a-z0-9_.-]+$/i).default('sksd'),
+        /** Empty: every user with a valid account (less denyUsers). */
+        allowUsers: z.array(unixName).default([]),
+        allowGroups: z.array(unixName).default([]),
+        denyUsers: z.array(unixName).default(['root']),
+        sessionTtl: seconds(43200, 30 * 86400),
+        /** Failed logins allowed per user and per client address within failureWindow. */
+        maxFailuresPerUser: z.number().int().min(1).max(1000).default(5),
+        maxFailuresPerAddress: z.number().int().min(1).max(10000).default(20),
+        failureWindow: seconds(300, 86400),
+        /** PAM conversations that may run at once, each on its own thread. */
+        pamConcurrency: z.number().int().min(1).max(64).default(4),
+      })
+      .strict()
+      .prefault({}),
+    kernels: z
+      .object({
+        perUser: z.number().int().min(1).max(1000).default(4),
+        /** Address put in connection files; null means the address the client reached. */
+        address: z.ipv4().nullable().default(null),
+        startTimeout: seconds(60, 3600),
+        /** Grace after the shutdown request, then after SIGTERM, before SIGKILL. */
+        shutdownGrace: seconds(5, 600),
+      })
+      .strict()
+      .prefault({}),
+    rpc: z
+      .object({
+        maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+        maxBatch: z.number().int().min(1).max(1000).default(20),
+        idleTimeout: seconds(600, 86400),
+        maxConnections: z.number().int().min(1).max(100000).default(256),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+/** The validated configuration, every default filled in. */
+export type Config = z.infer<typeof ConfigSchema>;

@@ -1,0 +1,132 @@
+/**
+ * Every RPC method, declared once: wire name, whether a login is needed, parameter schema and result
+ * schema. The server, the client and the CLI all take names and types from here; no method-name
+ * string appears anywhere else.
+ */
+import { z } from 'zod';
+
+/** Wire protocol version; bumped on an incompatible change. Announced by sksd.info and mDNS. */
+export const PROTOCOL_VERSION = 1;
+
+const userName = z
+  .string()
+  .min(1)
+  .max(32)
+  .regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'not a valid Unix user name');
+
+/** A conda environment name or an absolute prefix. Validated again before it reaches conda. */
+export const envRef = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((s) => !s.startsWith('-'), 'must not start with "-"')
+  .refine((s) => !s.includes('\0') && !/[\n\r]/.test(s), 'contains a control character');
+
+const kernelId = z.string().regex(/^[A-Za-z0-9_-]{6,64}$/, 'not a kernel id');
+
+/** Exactly the Jupyter connection object, nothing more: Spyder 6.2 rejects extra keys. */
+export const ConnectionInfo = z
+  .object({
+    shell_port: z.number().int(),
+    iopub_port: z.number().int(),
+    stdin_port: z.number().int(),
+    control_port: z.number().int(),
+    hb_port: z.number().int(),
+    ip: z.ipv4(),
+    key: z.string().min(10),
+    transport: z.literal('tcp'),
+    signature_scheme: z.string().startsWith('hmac-'),
+    kernel_name: z.string(),
+  })
+  .strict();
+export type ConnectionInfo = z.infer<typeof ConnectionInfo>;
+
+export const KernelState = z.enum(['starting', 'running', 'stopping', 'dead']);
+export type KernelState = z.infer<typeof KernelState>;
+
+export const KernelSummary = z.object({
+  id: kernelId,
+  env: z.string(),
+  state: KernelState,
+  pid: z.number().int().nullable(),
+  startedAt: z.string(),
+  connection: ConnectionInfo,
+});
+export type KernelSummary = z.infer<typeof KernelSummary>;
+
+export const EnvSummary = z.object({
+  name: z.string(),
+  prefix: z.string(),
+  spyderKernels: z.object({ importable: z.boolean(), version: z.string().nullable() }),
+});
+export type EnvSummary = z.infer<typeof EnvSummary>;
+
+const none = z.object({}).strict().optional();
+
+/** A method's declaration. P and R are zod schemas for params and result. */
+export interface MethodSpec<P extends z.ZodType, R extends z.ZodType> {
+  readonly name: string;
+  readonly auth: boolean;
+  readonly params: P;
+  readonly result: R;
+}
+
+function method<P extends z.ZodType, R extends z.ZodType>(
+  name: string,
+  auth: boolean,
+  params: P,
+  result: R,
+): MethodSpec<P, R> {
+  return { name, auth, params, result };
+}
+
+export const Methods = {
+  info: method(
+    'sksd.info',
+    false,
+    none,
+    z.object({
+      name: z.string(),
+      host: z.string(),
+      version: z.string(),
+      protocol: z.number().int(),
+      state: z.enum(['idle', 'busy']),
+      capabilities: z.array(z.string()),
+      user: z.string().nullable(),
+    }),
+  ),
+  login: method(
+    'auth.login',
+    false,
+    z.object({ user: userName, password: z.string().min(1).max(4096) }).strict(),
+    z.object({ user: z.string(), token: z.string(), expiresAt: z.string() }),
+  ),
+  resume: method(
+    'auth.resume',
+    false,
+    z.object({ token: z.string().min(1).max(256) }).strict(),
+    z.object({ user: z.string(), expiresAt: z.string() }),
+  ),
+  logout: method('auth.logout', true, none, z.object({ ok: z.literal(true) })),
+  envsList: method('envs.list', true, none, z.object({ envs: z.array(EnvSummary) })),
+  kernelsStart: method(
+    'kernels.start',
+    true,
+    z.object({ env: envRef, cwd: z.string().min(1).max(4096).optional() }).strict(),
+    z.object({ id: kernelId, env: z.string(), connection: ConnectionInfo }),
+  ),
+  kernelsList: method('kernels.list', true, none, z.object({ kernels: z.array(KernelSummary) })),
+  kernelsShutdown: method(
+    'kernels.shutdown',
+    true,
+    z.object({ id: kernelId }).strict(),
+    z.object({ id: kernelId, outcome: z.enum(['requested', 'terminated', 'killed', 'already_dead']) }),
+  ),
+} as const;
+
+export type MethodKey = keyof typeof Methods;
+export type ParamsOf<K extends MethodKey> = z.input<(typeof Methods)[K]['params']>;
+export type ResultOf<K extends MethodKey> = z.infer<(typeof Methods)[K]['result']>;
+
+/** Capabilities announced by sksd.info: the method names this daemon serves. */
+export const CAPABILITIES = Object.values(Methods).map((m) => m.name);
