@@ -1,0 +1,65 @@
+/**
+ * Temporary conda roots for tests, driven by the conda STAND-IN (test/fixtures/conda-standin),
+ * because real conda cannot be installed on the test machines. A root lives in /tmp, is
+ * world-readable so that test users can run it, and has ROOT/bin/conda -> the stand-in.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The stand-in executable in the source tree. */
+export const CONDA_STANDIN = fileURLToPath(new URL('../fixtures/conda-standin', import.meta.url));
+
+/** A temporary conda installation. */
+export interface CondaRoot {
+  readonly root: string;
+  /** ROOT/bin/conda, a symlink to the stand-in. */
+  readonly conda: string;
+}
+
+const roots = new Set<string>();
+
+function marksEnv(prefix: string): void {
+  mkdirSync(join(prefix, 'conda-meta'), { recursive: true });
+  writeFileSync(join(prefix, 'conda-meta', 'history'), '==> test helper <==\n');
+}
+
+/** Creates a root whose base environment is a venv of /usr/bin/python3 (spyder-kernels inside). */
+export function makeCondaRoot(): CondaRoot {
+  const root = mkdtempSync('/tmp/sksd-conda-');
+  roots.add(root);
+  chmodSync(root, 0o755);
+  execFileSync('/usr/bin/python3', ['-m', 'venv', '--system-site-packages', '--without-pip', root]);
+  marksEnv(root);
+
+  const conda = join(root, 'bin', 'conda');
+  symlinkSync(CONDA_STANDIN, conda);
+  return { root, conda };
+}
+
+/**
+ * Creates ROOT/envs/NAME with the stand-in's `create`, as root. HOME points into the root so the
+ * stand-in's ~/.conda/environments.txt bookkeeping does not touch root's real home.
+ */
+export function createEnv(root: CondaRoot, name: string): string {
+  const home = join(root.root, '.creator-home');
+  mkdirSync(home, { recursive: true });
+  const env = { PATH: '/usr/bin:/bin', HOME: home };
+  execFileSync(root.conda, ['create', '-n', name, '-y', '--json'], { env, stdio: 'pipe' });
+  return join(root.root, 'envs', name);
+}
+
+/** An environment whose python cannot import spyder_kernels (no system site packages). */
+export function createEnvWithoutSpyderKernels(root: CondaRoot, name: string): string {
+  const prefix = join(root.root, 'envs', name);
+  execFileSync('/usr/bin/python3', ['-m', 'venv', '--without-pip', prefix]);
+  marksEnv(prefix);
+  return prefix;
+}
+
+/** Removes every root this process made. */
+export function removeCondaRoots(): void {
+  for (const root of roots) rmSync(root, { recursive: true, force: true });
+  roots.clear();
+}
