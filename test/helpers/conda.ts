@@ -58,6 +58,23 @@ export function createEnvWithoutSpyderKernels(root: CondaRoot, name: string): st
   return prefix;
 }
 
+/**
+ * An environment with a FAKE spyder_kernels: importable (version 2.4.2, so it passes the probe),
+ * but `python -m spyder_kernels.console` runs consoleSource instead of a kernel: start failures.
+ */
+export function createEnvWithFakeKernel(root: CondaRoot, name: string, consoleSource: string) {
+  const prefix = createEnvWithoutSpyderKernels(root, name);
+  const python = join(prefix, 'bin', 'python');
+  const code = 'import sysconfig; print(sysconfig.get_paths()["purelib"])';
+  const site = execFileSync(python, ['-c', code], { encoding: 'utf8' }).trim();
+
+  const pkg = join(site, 'spyder_kernels');
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(join(pkg, '__init__.py'), '__version__ = "2.4.2"\n');
+  writeFileSync(join(pkg, 'console.py'), consoleSource);
+  return prefix;
+}
+
 /** Removes every root this process made. */
 export function removeCondaRoots(): void {
   for (const root of roots) rmSync(root, { recursive: true, force: true });
