@@ -64,7 +64,8 @@ export async function listPrefixes(
     new SksdError('conda_failed', { logDetail: `${user.name}: conda env list: ${detail}` });
   if (result.timedOut) throw failed(`no answer within ${result.durationMs} ms`);
   if (result.exitCode === 127) {
-    throw new SksdError('conda_unavailable', { logDetail: `${conda.path}: ${result.stderr.trim()}` });
+    const logDetail = `${conda.path}: ${result.stderr.trim()}`;
+    throw new SksdError('conda_unavailable', { logDetail });
   }
   if (result.exitCode !== 0) throw failed(`exit ${result.exitCode}: ${result.stderr.slice(-2000)}`);
 

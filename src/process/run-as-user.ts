@@ -95,8 +95,12 @@ export async function assertCwdAllowed(
 ): Promise<void> {
   const refused = (detail: string) =>
     new SksdError('cwd_not_allowed', { logDetail: `${user.name}: ${cwd}: ${detail}` });
-  if (!cwd.startsWith('/') || cwd.includes('\0') || cwd.length > 4096) throw refused('not absolute');
+  if (!cwd.startsWith('/') || cwd.includes('\0') || cwd.length > 4096) {
+    throw refused('not an absolute path');
+  }
 
   const result = await runAsUser(user, ['/bin/true'], { cwd, timeoutMs: 10_000, logger });
-  if (result.exitCode !== 0) throw refused(result.stderr.trim() || `exit ${String(result.exitCode)}`);
+  if (result.exitCode !== 0) {
+    throw refused(result.stderr.trim() || `exit ${String(result.exitCode)}`);
+  }
 }

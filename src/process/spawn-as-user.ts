@@ -99,8 +99,8 @@ export function spawnAsUser(
   }
 
   const [file, ...args] = wrappedArgv(user, cwd, argv);
-  const output = options.output;
-  const stdio: StdioOptions = output === 'pipe' ? ['ignore', 'pipe', 'pipe'] : ['ignore', output, output];
+  const out = options.output;
+  const stdio: StdioOptions = out === 'pipe' ? ['ignore', 'pipe', 'pipe'] : ['ignore', out, out];
 
   // Node has no umask option for spawn. The child inherits the umask at fork, which happens
   // synchronously inside spawn(), so swapping it around the call is exact for the child. Other

@@ -56,7 +56,7 @@ describe('listEnvs', () => {
   });
 
   it('reports conda failures with codes', async () => {
-    const failing = (path: string): CondaExecutable => ({ path, flavour: 'conda', source: 'config' });
+    const failing = (path: string): CondaExecutable => ({ ...conda, path });
     await expect(listEnvs(failing('/bin/false'), alice, { logger })).rejects.toMatchObject({
       errorName: 'conda_failed',
     });
@@ -86,13 +86,14 @@ describe('resolveEnv', () => {
     });
   });
 
-  it('refuses unknown environments, other users’ environments, and ones without spyder-kernels', async () => {
+  it('refuses unknown and other users’ envs, and envs without spyder-kernels', async () => {
     for (const ref of ['nope', '/usr', bobs, 'private']) {
       await expect(resolveEnv(conda, alice, ref, { logger })).rejects.toMatchObject({
         errorName: 'env_not_found',
       });
     }
-    await expect(resolveEnv(conda, bob, 'private', { logger })).resolves.toMatchObject({ prefix: bobs });
+    const own = resolveEnv(conda, bob, 'private', { logger });
+    await expect(own).resolves.toMatchObject({ prefix: bobs });
     await expect(resolveEnv(conda, alice, 'broken', { logger })).rejects.toMatchObject({
       errorName: 'spyder_kernels_missing',
     });

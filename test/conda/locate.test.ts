@@ -19,7 +19,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('locateConda', () => {
-  it('takes the configured executable, and refuses a configured one that does not work', async () => {
+  it('takes the configured executable and refuses a configured one that fails', async () => {
     const conda = executable(join(dir, 'cfg/bin/conda'));
     await expect(locateConda({ configured: conda, env: {} })).resolves.toEqual({
       path: conda,
@@ -41,17 +41,23 @@ describe('locateConda', () => {
     const none = [join(dir, 'opt/none')];
 
     const env = { CONDA_EXE: fromEnv, PATH: `relative:${join(dir, 'path')}` };
-    await expect(locateConda({ configured: null, env, prefixes: [prefix] })).resolves.toMatchObject({
+    const locate = (e: NodeJS.ProcessEnv, prefixes: string[]) =>
+      locateConda({ configured: null, env: e, prefixes });
+    await expect(locate(env, [prefix])).resolves.toMatchObject({
       path: fromEnv,
       source: 'CONDA_EXE',
     });
-    await expect(
-      locateConda({ configured: null, env: { ...env, CONDA_EXE: undefined }, prefixes: [...none, prefix] }),
-    ).resolves.toEqual({ path: micromamba, flavour: 'micromamba', source: 'prefix' });
-    await expect(
-      locateConda({ configured: null, env: { PATH: env.PATH }, prefixes: none }),
-    ).resolves.toEqual({ path: onPath, flavour: 'mamba', source: 'PATH' });
-    await expect(locateConda({ configured: null, env: { PATH: 'relative' }, prefixes: none })).resolves.toBeNull();
+    await expect(locate({ PATH: env.PATH }, [...none, prefix])).resolves.toEqual({
+      path: micromamba,
+      flavour: 'micromamba',
+      source: 'prefix',
+    });
+    await expect(locate({ PATH: env.PATH }, none)).resolves.toEqual({
+      path: onPath,
+      flavour: 'mamba',
+      source: 'PATH',
+    });
+    await expect(locate({ PATH: 'relative' }, none)).resolves.toBeNull();
   });
 
   it('tells the flavours apart by name', () => {

@@ -45,7 +45,7 @@ describe('conda stand-in', () => {
     expect(JSON.parse(result.stdout)).toEqual({ envs: [conda.root, prefix] });
   });
 
-  it('creates a user’s env in ~/.conda/envs when ROOT/envs is not writable, and lists it', async () => {
+  it('creates a user’s env in ~/.conda/envs (ROOT/envs is read-only) and lists it', async () => {
     const created = await runAsUser(user, [conda.conda, 'create', '-n', 'mine', '-y', '--json'], {
       timeoutMs: 30_000,
       logger,
@@ -55,12 +55,17 @@ describe('conda stand-in', () => {
     expect(existsSync(`${mine}/conda-meta/history`)).toBe(true);
     expect(readFileSync(`${user.home}/.conda/environments.txt`, 'utf8')).toBe(`${mine}\n`);
 
-    const listed = await runAsUser(user, [conda.conda, 'env', 'list', '--json'], { timeoutMs: 10_000, logger });
+    const list = [conda.conda, 'env', 'list', '--json'];
+    const listed = await runAsUser(user, list, { timeoutMs: 10_000, logger });
     expect(JSON.parse(listed.stdout).envs).toEqual([conda.root, prefix, mine]);
   });
 
   it('activates the env and passes the exit code through', async () => {
-    const code = 'import os, sys; print(sys.prefix, os.environ["CONDA_PREFIX"], os.environ["CONDA_DEFAULT_ENV"]); sys.exit(7)';
+    const code = [
+      'import os, sys',
+      'print(sys.prefix, os.environ["CONDA_PREFIX"], os.environ["CONDA_DEFAULT_ENV"])',
+      'sys.exit(7)',
+    ].join('\n');
     const result = await run(['run', '-n', 'work', 'python', '-c', code]);
     expect(result.code).toBe(7);
     expect(result.stdout.trim()).toBe(`${prefix} ${prefix} work`);
@@ -75,7 +80,8 @@ describe('conda stand-in', () => {
   it('holds output until the command exits unless --no-capture-output', async () => {
     const code = 'import time; print("early", flush=True); time.sleep(1.5)';
     for (const live of [false, true]) {
-      const args = ['run', ...(live ? ['--no-capture-output'] : []), '-n', 'work', 'python', '-c', code];
+      const flags = live ? ['--no-capture-output'] : [];
+      const args = ['run', ...flags, '-n', 'work', 'python', '-c', code];
       const child = spawn(conda.conda, args, { env, stdio: ['ignore', 'pipe', 'ignore'] });
       let seen = '';
       child.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString()));
@@ -86,7 +92,7 @@ describe('conda stand-in', () => {
     }
   });
 
-  it('runs conda -> bash -> CMD and leaves bash and CMD running when conda gets SIGTERM', async () => {
+  it('runs conda -> bash -> CMD; SIGTERM to conda leaves bash and CMD running', async () => {
     const args = ['run', '--no-capture-output', '-n', 'work', 'sleep', '300'];
     const child = spawn(conda.conda, args, { env, stdio: 'ignore', detached: true });
     const pgid = child.pid as number;

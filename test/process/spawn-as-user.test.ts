@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { chownSync, chmodSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, openSync } from 'node:fs';
+import { readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { pino } from 'pino';
@@ -66,7 +66,7 @@ describe('spawnAsUser', () => {
     });
   });
 
-  it('starts in home by default, in a requested directory the user can enter, with umask 077', async () => {
+  it('starts in home by default, or in a directory the user can enter; umask 077', async () => {
     expect(await output(['/bin/pwd'])).toBe(user.home);
 
     const dir = join(scratch, 'work');
@@ -106,7 +106,8 @@ describe('spawnAsUser', () => {
     expect(Number(pgrp)).toBe(pid);
     expect(Number(session)).toBe(pid);
     expect(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()).toBe('sleep');
-    expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${user.uid}\\s`, 'm'));
+    const uid = new RegExp(`^Uid:\\s+${user.uid}\\s`, 'm');
+    expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(uid);
     expect(readlinkSync(`/proc/${pid}/fd/0`)).toBe('/dev/null');
     expect(readFileSync(logPath, 'utf8')).toBe('out\nerr\n');
 

@@ -60,7 +60,7 @@ describe('terminateGroup', () => {
       request: async () => signalGroup(pgid, 'SIGUSR1'),
       graceMs: 2000,
     };
-    const outcome = await terminateGroup({ pgid, leader: child, polite, termGraceMs: 2000, logger });
+    const outcome = await terminateGroup({ pgid, leader: child, polite, termGraceMs: 2e3, logger });
     expect(outcome).toMatchObject({ how: 'requested', signal: 'SIGUSR1' });
   });
 
@@ -68,7 +68,7 @@ describe('terminateGroup', () => {
     const child = await group('sleep 300', 1);
     const pgid = child.pid as number;
     const polite = { request: async () => true, graceMs: 5000, settleMs: 200 };
-    const outcome = await terminateGroup({ pgid, leader: child, polite, termGraceMs: 2000, logger });
+    const outcome = await terminateGroup({ pgid, leader: child, polite, termGraceMs: 2e3, logger });
 
     expect(outcome.how).toBe('terminated');
     expect(outcome.durationMs).toBeLessThan(2000);
