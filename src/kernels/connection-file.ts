@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { UserAccount } from '../auth/users.js';
@@ -43,7 +43,16 @@ async function ensureDir(path: string, mode: number, owner: { uid: number; gid: 
  * returns the latter. RUNTIME itself must be searchable by users (at least 0711).
  */
 export async function ensureUserDir(runtimeDir: string, user: UserAccount): Promise<string> {
+  if (user.name.includes('/') || user.name.startsWith('.')) {
+    throw new Error(`user name ${JSON.stringify(user.name)} cannot name a directory`);
+  }
+
+  // A kernel as another user must traverse RUNTIME to read its file; otherwise every start
+  // fails later with a bare "Permission denied" in the kernel's log.
   const self = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  if (user.uid !== self.uid && ((await stat(runtimeDir)).mode & 0o001) === 0) {
+    throw new Error(`${runtimeDir} must be searchable by users (mode 0711 or 0755)`);
+  }
   const kernels = join(runtimeDir, 'kernels');
   await ensureDir(kernels, 0o711, self);
 

@@ -35,6 +35,10 @@ export function makeCondaRoot(): CondaRoot {
 
   const conda = join(root, 'bin', 'conda');
   symlinkSync(CONDA_STANDIN, conda);
+  // Where the stand-in's `run` puts its scripts; a killed conda leaves them, as real conda does.
+  const scripts = join(root, '.standin-tmp');
+  mkdirSync(scripts);
+  chmodSync(scripts, 0o1777);
   return { root, conda };
 }
 

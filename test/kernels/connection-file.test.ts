@@ -57,6 +57,15 @@ describe('connection files', () => {
     expect(ConnectionInfo.parse(JSON.parse(readFileSync(path, 'utf8')))).toEqual(connection);
   });
 
+  it('insists that users can traverse the runtime directory', async () => {
+    const closed = mkdtempSync('/tmp/sksd-runtime-closed-');
+    try {
+      await expect(ensureUserDir(closed, user)).rejects.toThrow(/searchable by users/);
+    } finally {
+      rmSync(closed, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to write through anything planted at the path', async () => {
     const dir = await ensureUserDir(runtime, user);
     const victim = join(runtime, 'victim');
