@@ -52,7 +52,8 @@ export interface KernelFiles {
  * The kernel command. Always `-p PREFIX`, also for a name: the prefix is the environment that was
  * just checked for spyder-kernels, while `-n` would let conda look the name up again in its own
  * envs_dirs order. `--no-capture-output` because conda run otherwise holds all output until the
- * command exits; micromamba run does not capture and has no such flag.
+ * command exits. micromamba's run reference lists no such flag and attaches the streams by
+ * default (not testable here; mamba 2 shares micromamba's CLI and may need the same treatment).
  */
 export function kernelArgv(
   conda: CondaExecutable,
