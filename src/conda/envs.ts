@@ -94,15 +94,15 @@ export async function probeSpyderKernels(
 ): Promise<EnvSummary['spyderKernels']> {
   const argv = [`${prefix}/bin/python`, '-c', PROBE];
   const timeoutMs = options.probeTimeoutMs ?? 15_000;
-  const result = await runAsUser(user, argv, { timeoutMs, logger: options.logger });
-
-  const line = result.stdout.trim().split('\n').pop() ?? '';
   try {
+    const result = await runAsUser(user, argv, { timeoutMs, logger: options.logger });
+    const line = result.stdout.trim().split('\n').pop() ?? '';
     if (result.exitCode === 0) return ProbeJson.parse(JSON.parse(line));
-  } catch {
-    // Fall through: a python that prints something else is not one we can start a kernel in.
+    options.logger.debug({ user: user.name, prefix, exitCode: result.exitCode }, 'probe failed');
+  } catch (err) {
+    // A prefix spawnAsUser refuses, or a python printing something else: not a kernel env.
+    options.logger.debug({ user: user.name, prefix, err }, 'probe failed');
   }
-  options.logger.debug({ user: user.name, prefix, exitCode: result.exitCode }, 'probe failed');
   return { importable: false, version: null };
 }
 

@@ -61,7 +61,12 @@ export async function runAsUser(
     timedOut = true;
     if (child.pid === undefined) return;
     terminateGroup({ pgid: child.pid, leader: child, termGraceMs: 1000, logger: options.logger })
-      .catch((error: unknown) => options.logger.error({ err: error }, 'could not stop command'));
+      .catch((error: unknown) => options.logger.error({ err: error }, 'could not stop command'))
+      .finally(() => {
+        // A descendant that left the group may still hold the pipes; 'close' must come anyway.
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      });
   }, options.timeoutMs);
 
   try {

@@ -116,6 +116,13 @@ describe('spawnAsUser', () => {
     expect(await readStat(pid)).toBeNull();
   });
 
+  it('stops a short command and its children at the deadline', async () => {
+    const argv = ['/bin/sh', '-c', 'sleep 300 & echo started; sleep 300'];
+    const result = await runAsUser(user, argv, { timeoutMs: 300, logger });
+    expect(result).toMatchObject({ timedOut: true, signal: 'SIGTERM', stdout: 'started\n' });
+    expect(result.durationMs).toBeLessThan(3000);
+  });
+
   it('spawns directly, without setpriv, for the daemon’s own uid', async () => {
     const root = (await lookupUser('root')) as UserAccount;
     const child = spawnAsUser(root, ['/usr/bin/id', '-u'], { output: 'pipe' });
