@@ -44,12 +44,6 @@ export async function liveMembers(pgid: number): Promise<number[]> {
     .map((s) => s.pid);
 }
 
-/** Whether one pid exists and is not a zombie. */
-export async function isLive(pid: number): Promise<boolean> {
-  const stat = await readStat(pid);
-  return stat !== null && stat.state !== 'Z';
-}
-
 /** Sends a signal to a whole group; false when no member was left to receive it. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   if (!Number.isInteger(pgid) || pgid <= 1) throw new Error(`refusing to signal group ${pgid}`);
