@@ -1,11 +1,17 @@
 /**
- * The typed client used by the CLI (and tests): one TLS connection, calls named by their MethodSpec,
- * results checked against the result schema, wire errors as RpcError. The peer is trusted like SSH
- * trusts a host: by a CA, or by a pinned SHA-256 fingerprint checked before anything is sent.
+ * The typed client used by the CLI (and tests): one TLS connection, calls named by their
+ * MethodSpec, results checked against the result schema, wire errors as RpcError. The daemon is
+ * trusted as SSH trusts a host: by a CA, or by a pinned SHA-256 fingerprint checked before
+ * anything is sent.
  */
 import { isIP } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { JSONRPCClient, JSONRPCErrorException, isJSONRPCResponse, type JSONRPCResponse } from 'json-rpc-2.0';
+import {
+  JSONRPCClient,
+  JSONRPCErrorException,
+  isJSONRPCResponse,
+  type JSONRPCResponse,
+} from 'json-rpc-2.0';
 import type { z } from 'zod';
 import type { Logger } from '../log.js';
 import { sameFingerprint } from '../tls/fingerprint.js';
@@ -46,7 +52,7 @@ export class RpcError extends Error {
   }
 }
 
-/** The connection failed or ended: TLS, trust, timeout, closed, or a reply that breaks the protocol. */
+/** The connection failed or ended: TLS, trust, timeout, closed, or a reply against protocol. */
 export class RpcConnectionError extends Error {
   override readonly name: string = 'RpcConnectionError';
 
@@ -80,22 +86,22 @@ export class FingerprintMismatchError extends RpcConnectionError {
 }
 
 type AnySpec = MethodSpec<z.ZodType, z.ZodType>;
+type In<S extends AnySpec> = z.input<S['params']>;
 /** The params argument: optional when the method's params schema accepts undefined. */
-type ParamsArg<S extends AnySpec> =
-  undefined extends z.input<S['params']> ? [params?: z.input<S['params']>] : [params: z.input<S['params']>];
+type ParamsArg<S extends AnySpec> = undefined extends In<S> ? [params?: In<S>] : [params: In<S>];
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const CLIENT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Opens a TLS connection and checks the daemon's certificate before returning the client. */
 export async function connect(options: ConnectOptions): Promise<RpcClient> {
-  const { host, port, ca, pinnedFingerprint, onFirstUse } = options;
+  const { host, port, ca } = options;
   const address = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-  if (ca === undefined && pinnedFingerprint === undefined && onFirstUse === undefined) {
-    throw new RpcConnectionError('untrusted', `no CA, pinned fingerprint or first-use check for ${address}`);
+  if (ca === undefined && options.pinnedFingerprint === undefined && !options.onFirstUse) {
+    throw new RpcConnectionError('untrusted', `no CA, pin or first-use check to trust ${address}`);
   }
 
-  // Without a CA, OpenSSL's verdict is ignored and the fingerprint below is the whole check.
+  // Without a CA, OpenSSL's verdict is ignored and the fingerprint check is the whole check.
   const socket = tlsConnect({
     host,
     port,
@@ -104,20 +110,19 @@ export async function connect(options: ConnectOptions): Promise<RpcClient> {
     servername: isIP(host) === 0 ? host : undefined,
     minVersion: 'TLSv1.2',
   });
-  const early: Error[] = [];
-  socket.on('error', (err) => early.push(err));
+  // Until RpcClient takes over, a socket error is kept here instead of crashing as unhandled.
+  let failure: Error | undefined;
+  socket.on('error', (err) => (failure ??= err));
 
   try {
     await handshake(socket, address, options.timeoutMs ?? CONNECT_TIMEOUT_MS);
     const presented = socket.getPeerCertificate().fingerprint256;
-    if (pinnedFingerprint !== undefined && !sameFingerprint(pinnedFingerprint, presented)) {
-      throw new FingerprintMismatchError(address, pinnedFingerprint, presented, options.pinSource);
+    await checkTrust(options, address, presented);
+    // A first-use prompt can take a while; the daemon may have given up meanwhile.
+    if (failure !== undefined || !socket.writable) {
+      const message = `${address} closed the connection`;
+      throw new RpcConnectionError('closed', message, { cause: failure });
     }
-    if (ca === undefined && pinnedFingerprint === undefined && !(await onFirstUse!(presented))) {
-      throw new RpcConnectionError('untrusted', `the certificate of ${address} was not accepted`);
-    }
-    if (early.length > 0) throw new RpcConnectionError('closed', `${address}: ${early[0]!.message}`);
-
     return new RpcClient(socket, presented, options);
   } catch (error) {
     socket.destroy();
@@ -125,10 +130,23 @@ export async function connect(options: ConnectOptions): Promise<RpcClient> {
   }
 }
 
+async function checkTrust(options: ConnectOptions, address: string, presented: string) {
+  const { pinnedFingerprint: pinned, onFirstUse } = options;
+  if (pinned !== undefined) {
+    if (sameFingerprint(pinned, presented)) return;
+    throw new FingerprintMismatchError(address, pinned, presented, options.pinSource);
+  }
+  if (options.ca !== undefined) return; // OpenSSL checked the chain and the name
+
+  if (onFirstUse !== undefined && (await onFirstUse(presented))) return;
+  throw new RpcConnectionError('untrusted', `the certificate of ${address} was not accepted`);
+}
+
 function handshake(socket: TLSSocket, address: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      reject(new RpcConnectionError('timeout', `no TLS handshake with ${address} in ${timeoutMs} ms`));
+      const message = `no TLS handshake with ${address} in ${timeoutMs} ms`;
+      reject(new RpcConnectionError('timeout', message));
     }, timeoutMs);
     socket.once('secureConnect', () => {
       clearTimeout(timer);
@@ -166,12 +184,16 @@ export class RpcClient {
     });
     this.whenClosed = new Promise<never>((_, reject) => (this.rejectClosed = reject));
     this.whenClosed.catch(() => undefined); // observed through call(); no unhandled rejection
-    this.reader = new LineReader(options.maxMessageBytes ?? CLIENT_MAX_MESSAGE_BYTES, (f) => this.onFrame(f));
+    const max = options.maxMessageBytes ?? CLIENT_MAX_MESSAGE_BYTES;
+    this.reader = new LineReader(max, (frame) => this.onFrame(frame));
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
 
-    socket.removeAllListeners('error');
-    socket.on('error', (err) => this.fail(new RpcConnectionError('closed', err.message, { cause: err })));
-    socket.on('close', () => this.fail(this.serverError ?? new RpcConnectionError('closed', 'connection closed')));
+    socket.on('error', (cause) => {
+      this.fail(new RpcConnectionError('closed', cause.message, { cause }));
+    });
+    socket.on('close', () => {
+      this.fail(this.serverError ?? new RpcConnectionError('closed', 'the connection was closed'));
+    });
     socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
   }
 
@@ -181,7 +203,8 @@ export class RpcClient {
 
     let result: unknown;
     try {
-      result = await Promise.race([this.rpc.request(spec.name, args[0], undefined), this.whenClosed]);
+      const request = this.rpc.request(spec.name, args[0], undefined);
+      result = await Promise.race([request, this.whenClosed]);
     } catch (error) {
       if (!(error instanceof JSONRPCErrorException)) throw error;
       throw new RpcError(error.code, error.message, error.data as ErrorData | undefined);
@@ -189,22 +212,25 @@ export class RpcClient {
 
     const checked = spec.result.safeParse(result);
     if (!checked.success) {
-      throw new RpcConnectionError('protocol', `the result of ${spec.name} does not match the protocol`);
+      throw new RpcConnectionError('protocol', `the result of ${spec.name} breaks the protocol`);
     }
     return checked.data as z.output<S['result']>;
   }
 
   /** Subscribes to a server notification; returns the unsubscribe function. */
-  onNotification<P extends z.ZodType>(spec: NotificationSpec<P>, listener: (params: z.output<P>) => void) {
+  onNotification<P extends z.ZodType>(
+    spec: NotificationSpec<P>,
+    listener: (params: z.output<P>) => void,
+  ): () => void {
     const set = this.listeners.get(spec.name) ?? new Set();
     const wrapped = (params: unknown): void => {
       const checked = spec.params.safeParse(params);
       if (checked.success) listener(checked.data);
-      else this.options.logger?.warn({ notification: spec.name }, 'notification params do not match');
+      else this.options.logger?.warn({ notification: spec.name }, 'notification params are wrong');
     };
     set.add(wrapped);
     this.listeners.set(spec.name, set);
-    return (): void => void set.delete(wrapped);
+    return () => void set.delete(wrapped);
   }
 
   /** Ends the connection; calls still running fail with RpcConnectionError('closed'). */

@@ -149,10 +149,11 @@ export class Connection implements RpcConnection {
       return;
     }
 
-    const unit: Unit = { ids: awaitedIds(parsed.message), batch: Array.isArray(parsed.message), answered: false };
+    const { message } = parsed;
+    const unit: Unit = { ids: awaitedIds(message), batch: Array.isArray(message), answered: false };
     this.pending.add(unit);
     this.updateFlow();
-    void this.dispatcher.handle(parsed.message, () => this.context()).then(
+    void this.dispatcher.handle(message, () => this.context()).then(
       (reply) => this.finish(unit, reply),
       (err: unknown) => {
         // Handlers' errors become replies inside the dispatcher; this is a bug in it.
@@ -202,7 +203,7 @@ export class Connection implements RpcConnection {
     this.updateFlow();
   }
 
-  /** Stop reading while replies back up or too many calls run; the peer's TCP window does the rest. */
+  /** Stops reading while replies back up or too many calls run; TCP flow control does the rest. */
   private updateFlow(): void {
     if (this.socket.destroyed) return;
 

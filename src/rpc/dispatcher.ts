@@ -69,8 +69,8 @@ export class Dispatcher {
     private readonly maxBatch: number,
   ) {
     this.rpc.mapErrorToJSONRPCErrorResponse = (id, error) => errorResponse(id, toSksdError(error));
-    this.rpc.handleMethodNotFound = async (request) =>
-      request.id === undefined ? null : errorResponse(request.id, new SksdError('method_not_found'));
+    this.rpc.handleMethodNotFound = async ({ id }) =>
+      id === undefined ? null : errorResponse(id, new SksdError('method_not_found'));
 
     for (const key of Object.keys(handlers) as MethodKey[]) {
       const spec: AnySpec = Methods[key];
@@ -81,7 +81,7 @@ export class Dispatcher {
     }
   }
 
-  /** Answers one parsed line. `context` is called per request: a login earlier in a batch counts. */
+  /** Answers a parsed line. `context` is called per request: a login earlier in a batch counts. */
   async handle(message: unknown, context: () => CallContext): Promise<Reply> {
     if (!Array.isArray(message)) return this.single(message, context());
 
@@ -135,7 +135,8 @@ export class Dispatcher {
       ctx.logger.error({ method: spec.name, issues }, 'handler result does not match its schema');
       throw new SksdError('internal_error');
     }
-    ctx.logger.debug({ method: spec.name, ms: Math.round(performance.now() - started) }, 'call done');
+    const ms = Math.round(performance.now() - started);
+    ctx.logger.debug({ method: spec.name, ms }, 'call done');
     return checked.data;
   }
 }
@@ -168,7 +169,7 @@ export function awaitedIds(message: unknown): JSONRPCID[] {
   });
 }
 
-/** Section 4: is this a Request object? If not, the id to answer with (section 5: null if unsure). */
+/** Section 4: is this a Request object? If not, the id to answer with (section 5: null if none). */
 function envelopeProblem(message: unknown): { id: JSONRPCID } | null {
   if (typeof message !== 'object' || message === null) return { id: null };
 
@@ -197,6 +198,11 @@ function toSksdError(error: unknown): SksdError {
 }
 
 const MAX_ISSUES = 10;
+interface IssueSummary {
+  field: string;
+  problem: string;
+  message: string;
+}
 const SAFE_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
 
 /**
@@ -204,7 +210,7 @@ const SAFE_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
  * expected (type, length, pattern), never the value received, so nothing the client sent (a
  * password, say) comes back; key names are passed only when they look like names.
  */
-function issueSummary(error: z.ZodError): Array<{ field: string; problem: string; message: string }> {
+function issueSummary(error: z.ZodError): IssueSummary[] {
   return error.issues.slice(0, MAX_ISSUES).map((issue) => {
     const field = issue.path.map((p) => (SAFE_NAME.test(String(p)) ? String(p) : '?')).join('.');
     const message =

@@ -1,6 +1,6 @@
 /**
- * The daemon's JSON-RPC 2.0 server over TLS: accepts connections up to rpc.maxConnections, gives each
- * a Connection, and shuts down in one idempotent step that fails the calls still running.
+ * The daemon's JSON-RPC 2.0 server over TLS: accepts connections up to rpc.maxConnections, gives
+ * each a Connection, and shuts down in one idempotent step that fails the calls still running.
  */
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer, type TLSSocket, type TlsOptions } from 'node:tls';
@@ -54,9 +54,12 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.on('drop', (peer) => logger.warn({ remote: peer?.remoteAddress }, 'maxConnections reached'));
+  server.on('drop', (peer) => {
+    logger.warn({ remote: peer?.remoteAddress }, 'connection refused: maxConnections reached');
+  });
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-    logger.debug({ remote: socket.remoteAddress, code: err.code ?? err.message }, 'TLS handshake failed');
+    const code = err.code ?? err.message;
+    logger.debug({ remote: socket.remoteAddress, code }, 'TLS handshake failed');
   });
   server.on('error', (err) => logger.error({ err }, 'server error'));
 

@@ -14,7 +14,7 @@ import { normalizeFingerprint } from '../tls/fingerprint.js';
 import type { ConnectOptions } from './client.js';
 
 const Entry = z.object({
-  fingerprint: z.string().refine((f) => normalizeFingerprint(f) !== null, 'not a SHA-256 fingerprint'),
+  fingerprint: z.string().refine((f) => normalizeFingerprint(f) !== null, 'not a fingerprint'),
   addedAt: z.string(),
 });
 const FileSchema = z.object({ version: z.literal(1), hosts: z.record(z.string(), Entry) });
@@ -22,7 +22,9 @@ type KnownHostsFile = z.infer<typeof FileSchema>;
 
 /** $XDG_CONFIG_HOME/sksd/known_hosts.json, else ~/.config/sksd/known_hosts.json. */
 export function defaultKnownHostsPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : path.join(os.homedir(), '.config');
+  // The XDG spec ignores a relative XDG_CONFIG_HOME.
+  const xdg = env.XDG_CONFIG_HOME;
+  const base = xdg?.startsWith('/') === true ? xdg : path.join(os.homedir(), '.config');
   return path.join(base, 'sksd', 'known_hosts.json');
 }
 
@@ -64,7 +66,7 @@ export class KnownHosts {
     });
   }
 
-  /** Removes the pin of host:port (after a deliberate certificate change). True if there was one. */
+  /** Removes the pin of host:port, after a deliberate certificate change. True if it existed. */
   async forget(host: string, port: number): Promise<boolean> {
     const key = hostKey(host, port);
     let found = false;
@@ -75,7 +77,7 @@ export class KnownHosts {
     return found;
   }
 
-  /** Re-reads before writing, so that two CLI processes pinning different hosts both keep theirs. */
+  /** Re-reads before writing: two CLI processes pinning different hosts both keep theirs. */
   private async update(change: (hosts: KnownHostsFile['hosts']) => void): Promise<void> {
     const fresh = await load(this.file);
     change(fresh.hosts);
@@ -95,7 +97,9 @@ export function trustOnFirstUse(
   confirm: (fingerprint: string, hostKey: string) => boolean | Promise<boolean>,
 ): Pick<ConnectOptions, 'pinnedFingerprint' | 'onFirstUse' | 'pinSource'> {
   const pinned = store.get(host, port);
-  if (pinned !== undefined) return { pinnedFingerprint: pinned, pinSource: `the pin in ${store.file}` };
+  if (pinned !== undefined) {
+    return { pinnedFingerprint: pinned, pinSource: `the pin in ${store.file}` };
+  }
 
   return {
     onFirstUse: async (fingerprint) => {
@@ -123,7 +127,9 @@ async function load(file: string): Promise<KnownHostsFile> {
     throw new Error(`${file} is not valid JSON; fix or remove it (pins would be lost)`);
   }
   const checked = FileSchema.safeParse(parsed);
-  if (!checked.success) throw new Error(`${file} is not a known-hosts file: ${checked.error.message}`);
+  if (!checked.success) {
+    throw new Error(`${file} is not a known-hosts file: ${checked.error.message}`);
+  }
   return checked.data;
 }
 

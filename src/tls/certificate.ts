@@ -56,7 +56,8 @@ export async function loadOrCreateCertificate(options: {
       : await selfSigned(path.join(stateDir, 'tls'), logger);
 
   if (material.notAfter.getTime() - Date.now() < EXPIRY_WARNING_MS) {
-    logger.warn({ certPath: material.certPath, notAfter: material.notAfter }, 'certificate expires soon');
+    const { certPath, notAfter } = material;
+    logger.warn({ certPath, notAfter }, 'certificate expires soon');
   }
   return material;
 }
@@ -141,7 +142,8 @@ async function tightenKeyMode(keyPath: string, logger: Logger): Promise<void> {
   const { mode } = await stat(keyPath);
   if ((mode & 0o077) === 0) return;
 
-  logger.warn({ keyPath, mode: (mode & 0o777).toString(8) }, 'private key was readable by others; now 0600');
+  const was = (mode & 0o777).toString(8);
+  logger.warn({ keyPath, mode: was }, 'private key was readable by others; now 0600');
   await chmod(keyPath, 0o600);
 }
 

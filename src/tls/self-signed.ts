@@ -16,8 +16,10 @@ type X509Crypto = NonNullable<Parameters<typeof x509.X509CertificateGenerator.cr
 /** The names this host answers to, for the subjectAltName of a generated certificate. */
 export function hostNames(): { dns: string[]; ips: string[] } {
   const host = os.hostname().toLowerCase();
-  const dns = [host, `${host.split('.')[0]}.local`, 'localhost'].filter((n) => /^[a-z0-9.-]+$/.test(n));
-  return { dns: [...new Set(dns)], ips: ['127.0.0.1', '::1'] };
+  // mDNS names are the first label plus .local, whatever domain the host name carries.
+  const dns = [host, `${host.split('.')[0]}.local`, 'localhost'];
+  const valid = dns.filter((name) => /^[a-z0-9.-]+$/.test(name));
+  return { dns: [...new Set(valid)], ips: ['127.0.0.1', '::1'] };
 }
 
 /** Makes a self-signed serverAuth certificate (ECDSA P-256, SHA-256) and its PKCS#8 key, as PEM. */

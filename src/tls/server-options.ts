@@ -1,15 +1,21 @@
 /**
- * TLS settings of the daemon's listener. TLS 1.3 only by default; where the config lets TLS 1.2 in,
- * it gets forward secrecy and AEAD only (ECDHE with AES-GCM or ChaCha20-Poly1305), because CBC
- * suites and client-initiated renegotiation are what scanners such as testssl flag on Node's defaults.
+ * TLS settings of the daemon's listener. TLS 1.3 only by default; where the config lets TLS 1.2
+ * in, it gets forward secrecy and AEAD only (ECDHE with AES-GCM or ChaCha20-Poly1305), because CBC
+ * suites and client-initiated renegotiation are what testssl flags on Node's defaults.
  */
 import { constants } from 'node:crypto';
 import type { TLSSocket, TlsOptions } from 'node:tls';
 import type { Config } from '../config/schema.js';
 
-/** TLS 1.3 suites, all AEAD. Naming them matters: a `ciphers` list without any TLS_ names
- * turns TLS 1.3 off in Node (it splits the list into 1.2 and 1.3 suites). */
-const TLS13_SUITES = ['TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_GCM_SHA256'];
+/**
+ * TLS 1.3 suites, all AEAD. Naming them matters: Node splits `ciphers` into 1.2 and 1.3 suites,
+ * and a list without any TLS_ name turns TLS 1.3 off.
+ */
+const TLS13_SUITES = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+];
 
 /** TLS 1.2 suites: ECDHE key exchange and AEAD only, strongest first. */
 const TLS12_SUITES = [

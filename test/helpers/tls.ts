@@ -12,7 +12,12 @@ import * as x509 from '@peculiar/x509';
 import { pino } from 'pino';
 import { ConfigSchema, type Config } from '../../src/config/schema.js';
 import type { Logger } from '../../src/log.js';
-import { createRpcServer, type Handlers, type RpcConnection, type RpcServer } from '../../src/rpc/server.js';
+import {
+  createRpcServer,
+  type Handlers,
+  type RpcConnection,
+  type RpcServer,
+} from '../../src/rpc/server.js';
 import { generateSelfSigned } from '../../src/tls/self-signed.js';
 import { tlsServerOptions } from '../../src/tls/server-options.js';
 
@@ -24,7 +29,7 @@ const LOCAL = { dns: ['localhost'], ips: ['127.0.0.1', '::1'] };
 /** A throw-away certificate authority. */
 export interface TestCa {
   readonly cert: string;
-  readonly keys: CryptoKeyPair;
+  readonly keys: webcrypto.CryptoKeyPair;
   readonly name: string;
 }
 

@@ -93,7 +93,10 @@ describe('configured certificate', () => {
         tls: { ...noFiles, cert: path.join(dir, cert), key: path.join(dir, key) },
         stateDir: dir,
         logger,
-      }).catch((e: unknown) => e as TlsSetupError);
+      }).then(
+        () => new TlsSetupError('invalid', 'unexpectedly loaded'),
+        (e: unknown) => e as TlsSetupError,
+      );
 
     expect(await attempt('missing.pem', 'b.key')).toMatchObject({ reason: 'unreadable' });
     expect((await attempt('missing.pem', 'b.key')).message).toContain('missing.pem (ENOENT)');
