@@ -174,7 +174,9 @@ export class Connection implements RpcConnection {
     this.send(reply);
   }
 
-  private context(): CallContext {
+  private context(): CallContext | null {
+    if (this.currentState !== 'open') return null;
+
     const user = this.currentUser;
     return {
       connectionId: this.id,

@@ -81,9 +81,14 @@ export class Dispatcher {
     }
   }
 
-  /** Answers a parsed line. `context` is called per request: a login earlier in a batch counts. */
-  async handle(message: unknown, context: () => CallContext): Promise<Reply> {
-    if (!Array.isArray(message)) return this.single(message, context());
+  /**
+   * Answers a parsed line. `context` is called per request, so a login earlier in a batch counts;
+   * it returns null once the connection is closing, and the rest of a batch is not run.
+   */
+  async handle(message: unknown, context: () => CallContext | null): Promise<Reply> {
+    const first = context();
+    if (first === null) return null;
+    if (!Array.isArray(message)) return this.single(message, first);
 
     // Section 6: an empty array is one invalid request, answered with a single object.
     if (message.length === 0) return errorResponse(null, new SksdError('invalid_request'));
@@ -95,9 +100,13 @@ export class Dispatcher {
     // The spec allows any order; one at a time keeps a batch's cost that of one call and lets a
     // login apply to the calls after it.
     const replies: JSONRPCResponse[] = [];
+    let ctx: CallContext | null = first;
     for (const entry of message) {
-      const reply = await this.single(entry, context());
+      if (ctx === null) return null; // shutdown has answered this batch already
+
+      const reply = await this.single(entry, ctx);
       if (reply !== null) replies.push(reply);
+      ctx = context();
     }
     return replies.length > 0 ? replies : null;
   }

@@ -192,6 +192,21 @@ describe('connection life', () => {
     expect(await d.call(info(1))).toMatchObject({ result: { name: 'test' } });
   });
 
+  it('refuses connections beyond rpc.maxConnections, and accepts again once one closes', async () => {
+    const s = await startServer({ handlers: fakeHandlers(), limits: { maxConnections: 2 } });
+    const first = await LineClient.open(s.port);
+    const second = await LineClient.open(s.port);
+    await expect(LineClient.open(s.port)).rejects.toThrow();
+    expect(s.log()).toContain('maxConnections reached');
+
+    first.socket.destroy();
+    await expect.poll(() => s.server.connections().length).toBe(1);
+    const third = await LineClient.open(s.port);
+    expect(await third.call(info(1))).toMatchObject({ result: { name: 'test' } });
+    expect(await second.call(info(2))).toMatchObject({ result: { name: 'test' } });
+    await s.server.close();
+  });
+
   it('reports IPv4 peers of a dual-stack listener without the ::ffff: prefix', async () => {
     const s = await startServer({ handlers: fakeHandlers(), host: '::' });
     const c = await LineClient.open(s.port);
@@ -229,8 +244,10 @@ describe('timeouts and shutdown', () => {
 
     const closing = s.server.close();
     const replies = [await c.next(), await c.next()];
-    expect(replies).toContainEqual(expect.objectContaining({ id: 5, error: expect.objectContaining({ code: code('shutting_down') }) }));
-    expect(replies).toContainEqual([expect.objectContaining({ id: 6, error: expect.objectContaining({ code: code('shutting_down') }) })]);
+    const shuttingDown = (id: number) =>
+      expect.objectContaining({ id, error: expect.objectContaining({ code: code('shutting_down') }) });
+    expect(replies).toContainEqual(shuttingDown(5));
+    expect(replies).toContainEqual([shuttingDown(6)]); // a batch is answered as a batch
     await c.closed;
     await closing;
     await expect(LineClient.open(s.port)).rejects.toThrow();
