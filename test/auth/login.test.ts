@@ -2,7 +2,6 @@
  * LoginService end to end: real Unix users, real PAM through packaging/pam.d/sksd, a pino logger
  * writing into memory so that the test can read every log line.
  */
-import { constants, copyFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -25,16 +24,7 @@ import {
   removeAllTestUsers,
   type TestUser,
 } from '../helpers/users.js';
-
-/** Installs the service file as the Debian package would, unless it is there already. */
-function installPamService(): void {
-  try {
-    const source = new URL('../../packaging/pam.d/sksd', import.meta.url);
-    copyFileSync(source, '/etc/pam.d/sksd', constants.COPYFILE_EXCL);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-}
+import { installPamService } from '../helpers/system.js';
 
 const logLines: string[] = [];
 const logger = pino({ level: 'trace' }, { write: (line: string) => void logLines.push(line) });

@@ -2,7 +2,6 @@
  * PamAuthenticator against real PAM (packaging/pam.d/sksd over Debian's common-auth and
  * common-account) and real Unix users.
  */
-import { constants, copyFileSync } from 'node:fs';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { pino } from 'pino';
 import { PamAuthenticator, PamUnavailableError, classify } from '../../src/auth/pam.js';
@@ -14,16 +13,7 @@ import {
   removeAllTestUsers,
   type TestUser,
 } from '../helpers/users.js';
-
-/** Installs the service file as the Debian package would, unless it is there already. */
-function installPamService(): void {
-  try {
-    const source = new URL('../../packaging/pam.d/sksd', import.meta.url);
-    copyFileSync(source, '/etc/pam.d/sksd', constants.COPYFILE_EXCL);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-}
+import { installPamService } from '../helpers/system.js';
 
 const logger = pino({ level: 'silent' });
 let pam: PamAuthenticator;

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * The sksd command line: `sksd serve` runs the daemon; the other commands are clients of a daemon
+ * on this or another host.
+ */
+import { Command } from 'commander';
+import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js';
+import { RpcConnectionError, RpcError } from './rpc/client.js';
+import * as client from './cli/commands.js';
+import { serve } from './cli/serve.js';
+import { VERSION } from './version.js';
+
+const program = new Command('sksd')
+  .description('Spyder Kernel Spinner Daemon: Spyder kernels on remote Linux hosts')
+  .version(VERSION);
+
+program
+  .command('serve')
+  .description('run the daemon in the foreground (logs JSON to stdout)')
+  .option('-c, --config <file>', `configuration file (default ${DEFAULT_CONFIG_FILE} if present)`)
+  .action(async (opts: { config?: string }) => {
+    process.exitCode = await serve(opts);
+  });
+
+const config = program.command('config').description('configuration tools');
+config
+  .command('check')
+  .argument('[file]', 'file to check', DEFAULT_CONFIG_FILE)
+  .description('validate a configuration file without starting anything')
+  .action(async (file: string) => {
+    try {
+      await loadConfig(file);
+      process.stdout.write(`${file}: OK\n`);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 78;
+    }
+  });
+
+/** Options shared by every client command. */
+function clientCommand(name: string, description: string): Command {
+  return new Command(name)
+    .description(description)
+    .option('-H, --host <host[:port]>', 'daemon to use; the port may be left out on its own host', 'localhost')
+    .option('-u, --user <name>', 'Unix user to log in as (default: you)')
+    .option('--ca <file>', 'verify the daemon with this CA certificate instead of pinning')
+    .option('--accept-new', 'trust a daemon seen for the first time without asking')
+    .option('--json', 'print JSON');
+}
+
+program.addCommand(
+  clientCommand('info', 'show a daemon (no login needed)')
+    .argument('[host]', 'HOST[:PORT], same as --host')
+    .action((host: string | undefined, opts) => client.infoCommand({ ...opts, host: host ?? opts.host })),
+);
+program.addCommand(clientCommand('login', 'log in and keep a session token').action(client.loginCommand));
+program.addCommand(clientCommand('envs', 'list your conda environments').action(client.envsCommand));
+
+const kernel = program.command('kernel').description('start, list and stop your kernels');
+kernel.addCommand(
+  clientCommand('start', 'start a kernel and write its connection file')
+    .requiredOption('-e, --env <env>', 'conda environment name or prefix')
+    .option('--cwd <dir>', 'working directory (default: your home)')
+    .option('-o, --out <file>', 'connection file (default: in the Jupyter runtime directory)')
+    .action(client.kernelStartCommand),
+);
+kernel.addCommand(clientCommand('list', 'list your kernels').action(client.kernelListCommand));
+kernel.addCommand(
+  clientCommand('stop', 'stop one of your kernels')
+    .argument('<id>', 'kernel id')
+    .action((id: string, opts) => client.kernelStopCommand({ ...opts, id })),
+);
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  process.exitCode = 1;
+  process.stderr.write(`sksd: ${describe(error)}\n`);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof RpcError) {
+    const tail = error.data?.['stderrTail'];
+    const extra = typeof tail === 'string' && tail !== '' ? `\n--- kernel output ---\n${tail}` : '';
+    return `${error.message} [${error.errorName ?? error.code}]${extra}`;
+  }
+  if (error instanceof RpcConnectionError) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}

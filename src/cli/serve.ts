@@ -1,0 +1,70 @@
+/**
+ * `sksd serve`: runs the daemon in the foreground until SIGTERM or SIGINT. Every way down, fatal
+ * errors included, goes through the daemon's one stop() with a hard deadline behind it.
+ */
+import { ConfigError, loadConfig } from '../config/load.js';
+import { resolveSettings } from '../config/runtime.js';
+import { startDaemon, type Daemon } from '../daemon/daemon.js';
+import { createLogger, type Logger } from '../log.js';
+
+/** sysexits(3) EX_CONFIG: systemd shows it, and Restart=on-failure need not loop on a bad file. */
+const EXIT_CONFIG = 78;
+
+/** Runs the daemon; resolves with the exit code once it has stopped. */
+export async function serve(options: { config?: string }): Promise<number> {
+  let settings;
+  try {
+    settings = resolveSettings((await loadConfig(options.config)).config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`sksd: invalid configuration, not starting:\n${error.message}\n`);
+    return EXIT_CONFIG;
+  }
+
+  const logger = createLogger(settings.config.log.level);
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(settings, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, 'could not start');
+    return 1;
+  }
+
+  // Kernels get shutdownGrace twice (request, then SIGTERM) plus a margin before SIGKILL lands.
+  const deadlineMs = (settings.config.kernels.shutdownGrace * 2 + 15) * 1000;
+  return new Promise<number>((resolve) => {
+    let exitCode = 0;
+    const down = (reason: string, code: number): void => {
+      exitCode = Math.max(exitCode, code);
+      const timer = setTimeout(() => {
+        logger.error({ deadlineMs }, 'shutdown deadline passed; exiting anyway');
+        resolve(exitCode || 1);
+      }, deadlineMs);
+      timer.unref();
+      daemon.stop(reason).then(
+        () => resolve(exitCode),
+        (error: unknown) => {
+          logger.error({ err: error }, 'error while stopping');
+          resolve(1);
+        },
+      );
+    };
+
+    process.on('SIGTERM', () => down('SIGTERM', 0));
+    process.on('SIGINT', () => down('SIGINT', 0));
+    installFatalHandlers(logger, (reason) => down(reason, 1));
+  });
+}
+
+function installFatalHandlers(logger: Logger, down: (reason: string) => void): void {
+  // A handler's exception never gets here (the RPC layer catches it); what does is a bug, and the
+  // safe answer is to stop the kernels cleanly rather than run on in an unknown state.
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception');
+    down('uncaught exception');
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection');
+    down('unhandled rejection');
+  });
+}

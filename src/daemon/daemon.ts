@@ -1,0 +1,138 @@
+/**
+ * The composition root: builds every component from the settings, serves, and owns the one
+ * shutdown path. It does not fork, and it logs to stdout for journald (systemd daemon(7),
+ * "New-Style Daemons").
+ */
+import { chmod, mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { LoginService } from '../auth/login.js';
+import { PamAuthenticator } from '../auth/pam.js';
+import { locateConda } from '../conda/locate.js';
+import type { Settings } from '../config/runtime.js';
+import { removeEndpoint, writeEndpoint } from '../endpoint-file.js';
+import { KernelManager } from '../kernels/manager.js';
+import type { Logger } from '../log.js';
+import { createRpcServer, type RpcServer } from '../rpc/server.js';
+import { loadOrCreateCertificate } from '../tls/certificate.js';
+import { tlsServerOptions } from '../tls/server-options.js';
+import { VERSION } from '../version.js';
+import { ActivityTracker } from './activity.js';
+import { createHandlers, type Session } from './handlers.js';
+
+/** The daemon's life: a state only moves forward. */
+export type DaemonState = 'starting' | 'running' | 'stopping' | 'stopped';
+
+const PRUNE_INTERVAL_MS = 60_000;
+
+/** A running daemon. stop() is idempotent and is the only way down. */
+export interface Daemon {
+  readonly address: AddressInfo;
+  readonly fingerprint: string;
+  state(): DaemonState;
+  stop(reason: string): Promise<void>;
+}
+
+/** Starts every component and listens; rejects (after cleaning up) if any step fails. */
+export async function startDaemon(settings: Settings, logger: Logger): Promise<Daemon> {
+  const { config } = settings;
+  let state: DaemonState = 'starting';
+
+  // Files the daemon creates (state, certificate, kernel directories) are private by default.
+  process.umask(0o077);
+  await prepareDirectories(settings);
+
+  const tls = await loadOrCreateCertificate({ tls: config.tls, stateDir: settings.stateDir, logger });
+  logger.info({ fingerprint: tls.fingerprint, source: tls.source, cert: tls.certPath }, 'TLS certificate');
+
+  const conda = () => locateConda({ configured: config.conda.executable });
+  const pam = new PamAuthenticator({
+    service: config.auth.pamService,
+    concurrency: config.auth.pamConcurrency,
+    logger: logger.child({ component: 'pam' }),
+  });
+  const onlyUser = settings.mode.kind === 'single-user' ? settings.mode.user : undefined;
+  const login = new LoginService({ auth: config.auth, pam, logger, onlyUser });
+  const kernels = new KernelManager({
+    conda,
+    runtimeDir: settings.runtimeDir,
+    startTimeoutMs: config.kernels.startTimeout * 1000,
+    shutdownGraceMs: config.kernels.shutdownGrace * 1000,
+    perUser: config.kernels.perUser,
+    logger: logger.child({ component: 'kernels' }),
+  });
+
+  const sessions = new Map<string, Session>();
+  const activity = new ActivityTracker();
+  const handlers = createHandlers(
+    {
+      name: settings.name,
+      host: settings.host,
+      version: VERSION,
+      login,
+      kernels,
+      conda,
+      activity,
+      kernelAddress: config.kernels.address,
+      logger: logger.child({ component: 'handlers' }),
+    },
+    sessions,
+  );
+  const server: RpcServer = createRpcServer({
+    tls: tlsServerOptions(tls, config.tls),
+    limits: config.rpc,
+    logger,
+    handlers,
+    onDisconnect: (connection) => sessions.delete(connection.id),
+  });
+
+  let address: AddressInfo;
+  try {
+    address = await server.listen(config.listen.port, config.listen.address);
+  } catch (error) {
+    await pam.close();
+    throw error;
+  }
+
+  await writeEndpoint(settings.runtimeDir, {
+    pid: process.pid,
+    address: address.address,
+    port: address.port,
+    fingerprint: tls.fingerprint,
+    name: settings.name,
+  });
+  const pruner = setInterval(() => login.sessions.prune(), PRUNE_INTERVAL_MS);
+  pruner.unref();
+
+  state = 'running';
+  logger.info(
+    { address: address.address, port: address.port, mode: settings.mode, name: settings.name },
+    `sksd ${VERSION} listening on ${address.address}:${address.port}`,
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      state = 'stopping';
+      logger.info({ reason }, 'stopping');
+      clearInterval(pruner);
+      // Stop taking calls first, so no kernel starts while the others are being stopped.
+      await server.close();
+      await kernels.shutdownAll();
+      await pam.close();
+      await removeEndpoint(settings.runtimeDir);
+      state = 'stopped';
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+
+  return { address, fingerprint: tls.fingerprint, state: () => state, stop };
+}
+
+async function prepareDirectories(settings: Settings): Promise<void> {
+  await mkdir(settings.stateDir, { recursive: true, mode: 0o700 });
+  await mkdir(settings.runtimeDir, { recursive: true, mode: 0o755 });
+  // Users traverse the runtime directory to reach their own kernel directory; mkdir's mode is
+  // masked by the umask and ignored for an existing directory, so set it explicitly.
+  await chmod(settings.runtimeDir, 0o755);
+}

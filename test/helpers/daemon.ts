@@ -1,0 +1,89 @@
+/**
+ * Runs the real daemon as a separate process (`node dist/cli.js serve --config FILE`), as systemd
+ * would, with its config and directories in a temporary place. Collects its JSON log lines.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+/** A running daemon under test. */
+export interface TestDaemon {
+  readonly port: number;
+  readonly fingerprint: string;
+  readonly dir: string;
+  readonly runtimeDir: string;
+  readonly process: ChildProcess;
+  /** Every log line so far, raw. */
+  logs(): string;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+const dirs = new Set<string>();
+
+/** Starts a daemon with `config` merged over test defaults (loopback, temp paths). */
+export async function startDaemon(config: Record<string, unknown> = {}): Promise<TestDaemon> {
+  // Under /tmp with mode 0755: test users must traverse it to reach their kernel directory.
+  const dir = mkdtempSync('/tmp/sksd-daemon-');
+  chmodSync(dir, 0o755);
+  dirs.add(dir);
+  const runtimeDir = join(dir, 'run');
+  const file = join(dir, 'sksd.conf');
+  const merged = {
+    listen: { address: '127.0.0.1', port: 0 },
+    paths: { state: join(dir, 'state'), runtime: runtimeDir },
+    ...config,
+  };
+  writeFileSync(file, `# -*- coding: utf-8 -*-\n${stringify(merged)}`);
+
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', SKSD_TEST_MARKER: 'daemon-env' },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const endpoint = await waitForEndpoint(join(runtimeDir, 'sksd.json'), exited, () => output);
+  return {
+    port: endpoint.port,
+    fingerprint: endpoint.fingerprint,
+    dir,
+    runtimeDir,
+    process: child,
+    logs: () => output,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+async function waitForEndpoint(
+  file: string,
+  exited: Promise<number | null>,
+  output: () => string,
+): Promise<{ port: number; fingerprint: string }> {
+  let done = false;
+  void exited.then(() => (done = true));
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && !done) {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as { port: number; fingerprint: string };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`the daemon did not start:\n${output()}`);
+}
+
+/** Removes the temporary directories of every daemon started here. */
+export function removeDaemonDirs(): void {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
+}
