@@ -88,6 +88,7 @@ async function selfSigned(dir: string, logger: Logger): Promise<TlsMaterial> {
   } catch (cause) {
     throw new TlsSetupError('write_failed', dir, { cause });
   }
+  logger.info({ certPath }, 'generated a self-signed certificate');
   return describe(cert, key, 'generated', certPath);
 }
 
