@@ -17,7 +17,7 @@ import { loadOrCreateCertificate } from '../tls/certificate.js';
 import { tlsServerOptions } from '../tls/server-options.js';
 import { VERSION } from '../version.js';
 import { ActivityTracker } from './activity.js';
-import { createHandlers, type Session } from './handlers.js';
+import { createHandlers, type Session } from './handlers/index.js';
 
 /** The daemon's life: a state only moves forward. */
 export type DaemonState = 'starting' | 'running' | 'stopping' | 'stopped';
