@@ -2,7 +2,7 @@
  * Generation of the self-signed certificate that a daemon without a configured one serves:
  * ECDSA P-256 signed with SHA-256, serverAuth only, named for every way a client may reach it.
  */
-import './reflect-shim.js'; // must run before @peculiar/x509 is evaluated
+import 'reflect-metadata'; // @peculiar/x509 (through tsyringe) needs it loaded first
 import { KeyObject, webcrypto } from 'node:crypto';
 import os from 'node:os';
 import * as x509 from '@peculiar/x509';

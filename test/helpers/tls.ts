@@ -2,7 +2,7 @@
  * Real TLS for tests: throw-away CAs and certificates, a test server on 127.0.0.1 with a free
  * port, a raw line client for malformed frames, and a logger whose lines a test can read.
  */
-import '../../src/tls/reflect-shim.js';
+import 'reflect-metadata';
 import { KeyObject, webcrypto } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
