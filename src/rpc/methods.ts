@@ -4,6 +4,7 @@
  * string appears anywhere else.
  */
 import { z } from 'zod';
+import * as admin from './methods-admin.js';
 
 /** Wire protocol version; bumped on an incompatible change. Announced by sksd.info and mDNS. */
 export const PROTOCOL_VERSION = 1;
@@ -121,6 +122,36 @@ export const Methods = {
     true,
     z.object({ id: kernelId }).strict(),
     z.object({ id: kernelId, outcome: z.enum(['requested', 'terminated', 'killed', 'already_dead']) }),
+  ),
+  // Environment administration (issue #5); shapes in methods-admin.ts, behaviour in src/conda.
+  envsCreate: method('envs.create', true, admin.EnvsCreateParams, admin.ChangeResult),
+  envsRemove: method('envs.remove', true, admin.EnvsRemoveParams, admin.ChangeResult),
+  envsClone: method('envs.clone', true, admin.EnvsCloneParams, admin.ChangeResult),
+  envsEnsureKernel: method('envs.ensureKernel', true, admin.EnsureKernelParams, admin.EnsureKernelResult),
+  packagesList: method(
+    'packages.list',
+    true,
+    z.object({ env: z.string().min(1).max(4096) }).strict(),
+    admin.PackagesListResult,
+  ),
+  packagesInstall: method('packages.install', true, admin.PackagesInstallParams, admin.ChangeResult),
+  packagesRemove: method('packages.remove', true, admin.PackagesRemoveParams, admin.ChangeResult),
+  packagesUpdate: method('packages.update', true, admin.PackagesUpdateParams, admin.ChangeResult),
+  channelsList: method('channels.list', true, none, admin.ChannelsResult),
+  channelsAdd: method('channels.add', true, admin.ChannelsAddParams, admin.ChannelsResult),
+  channelsRemove: method(
+    'channels.remove',
+    true,
+    z.object({ channel: z.string().min(1).max(1000) }).strict(),
+    admin.ChannelsResult,
+  ),
+  channelsReorder: method('channels.reorder', true, admin.ChannelsReorderParams, admin.ChannelsResult),
+  opsList: method('ops.list', true, none, z.object({ ops: z.array(admin.OpSummary) })),
+  opsCancel: method(
+    'ops.cancel',
+    true,
+    z.object({ op: admin.opId }).strict(),
+    z.object({ op: admin.opId, cancelling: z.literal(true) }),
   ),
 } as const;
 
