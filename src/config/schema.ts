@@ -77,6 +77,30 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    policy: z
+      .object({
+        /** false: every environment administration method answers forbidden. */
+        manageEnvs: z.boolean().default(true),
+        /** Who may create, clone and remove their own environments; both empty: every user. */
+        createUsers: z.array(unixName).default([]),
+        createGroups: z.array(unixName).default([]),
+        /** Admins of the shared environments in the conda root prefix (base, ROOT/envs). */
+        adminUsers: z.array(unixName).default([]),
+        adminGroups: z.array(unixName).default([]),
+        /** Channels allowed (names or URLs); empty: any channel. */
+        allowChannels: z.array(z.string().min(1).max(1000)).default([]),
+        /** Package names (* globs) that may be named in a request; empty: any. */
+        allowPackages: z.array(z.string().min(1).max(200)).default([]),
+        denyPackages: z.array(z.string().min(1).max(200)).default([]),
+        /** Environments one user may own; 0: no limit. */
+        maxEnvsPerUser: z.number().int().min(0).max(10000).default(0),
+        /** Seconds a change may run before it is cancelled. */
+        operationTimeout: seconds(3600, 7 * 86400),
+        /** Seconds conda gets to roll back after a cancel (SIGTERM) before SIGKILL. */
+        cancelGrace: seconds(30, 3600),
+      })
+      .strict()
+      .prefault({}),
     rpc: z
       .object({
         maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
