@@ -22,6 +22,7 @@ export interface StartRequest {
 export interface StartResult {
   readonly id: string;
   readonly env: string;
+  readonly spyderKernels: string | null;
   readonly connection: ConnectionInfo;
 }
 
@@ -114,7 +115,12 @@ export class Kernel {
       env: this.env,
       state: this.state,
       pid: this.pgid,
+      kernelPid: null,
       startedAt: this.startedAt.toISOString(),
+      spyderKernels: null,
+      restarts: 0,
+      lastActivity: null,
+      exit: null,
       connection: this.connection,
     };
   }

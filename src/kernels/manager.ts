@@ -109,7 +109,7 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
       this.track(kernel, log);
 
       await this.awaitReady(kernel, output, log);
-      return { id, env: kernel.env, connection };
+      return { id, env: kernel.env, spyderKernels: env.spyderKernels.version, connection };
     } catch (error) {
       await Promise.all([removeFile(files.connection), removeFile(files.log)]);
       throw error;

@@ -44,6 +44,11 @@ export const ErrorCodes = {
   limit_reached: { code: 3002, message: 'Kernel limit reached' },
   unknown_kernel: { code: 3003, message: 'No such kernel for this user' },
   cwd_not_allowed: { code: 3004, message: 'The working directory is missing or not accessible to the user' },
+  kernel_not_running: { code: 3005, message: 'The kernel is not running: starting, restarting, stopping or dead' },
+  spyder_incompatible: {
+    code: 3006,
+    message: "The environment's spyder-kernels series does not match the client's Spyder",
+  },
 
   message_too_large: { code: 4001, message: 'Message too large; the connection is closed' },
   batch_too_large: { code: 4002, message: 'Batch too long' },

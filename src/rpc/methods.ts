@@ -42,18 +42,53 @@ export const ConnectionInfo = z
   .strict();
 export type ConnectionInfo = z.infer<typeof ConnectionInfo>;
 
-export const KernelState = z.enum(['starting', 'running', 'stopping', 'dead']);
+/**
+ * A kernel's state. `running` is up with its activity not (yet) known, `idle` and `busy` are what
+ * the kernel last published on IOPub; `dead` kernels stay listed for a while with their `exit`.
+ */
+export const KernelState = z.enum([
+  'starting',
+  'running',
+  'idle',
+  'busy',
+  'restarting',
+  'stopping',
+  'dead',
+]);
 export type KernelState = z.infer<typeof KernelState>;
+
+/** Why and how a kernel ended without its owner asking for it (docs/protocol.md). */
+export const KernelExit = z.object({
+  reason: z.enum(['exited', 'culled', 'restart_failed', 'lost']),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  at: z.string(),
+  logTail: z.array(z.string()),
+});
+export type KernelExit = z.infer<typeof KernelExit>;
 
 export const KernelSummary = z.object({
   id: kernelId,
   env: z.string(),
   state: KernelState,
+  /** The process group id (the pid of `conda run`). */
   pid: z.number().int().nullable(),
+  /** The kernel's own python process, once found. */
+  kernelPid: z.number().int().nullable(),
   startedAt: z.string(),
+  spyderKernels: z.string().nullable(),
+  restarts: z.number().int(),
+  lastActivity: z.string().nullable(),
+  exit: KernelExit.nullable(),
   connection: ConnectionInfo,
 });
 export type KernelSummary = z.infer<typeof KernelSummary>;
+
+/** A Spyder version as Spyder reports it (`6.0.3`, `6.1.0a2`); only major.minor is used. */
+export const SpyderVersion = z
+  .string()
+  .max(32)
+  .regex(/^\d{1,3}\.\d{1,3}([.+-]?[A-Za-z0-9]+)*$/, 'not a Spyder version');
 
 export const EnvSummary = z.object({
   name: z.string(),
@@ -113,15 +148,43 @@ export const Methods = {
   kernelsStart: method(
     'kernels.start',
     true,
-    z.object({ env: envRef, cwd: z.string().min(1).max(4096).optional() }).strict(),
-    z.object({ id: kernelId, env: z.string(), connection: ConnectionInfo }),
+    z
+      .object({
+        env: envRef,
+        cwd: z.string().min(1).max(4096).optional(),
+        /** The client's Spyder version: a start in an incompatible env is refused. */
+        spyder: SpyderVersion.optional(),
+      })
+      .strict(),
+    z.object({
+      id: kernelId,
+      env: z.string(),
+      spyderKernels: z.string().nullable(),
+      connection: ConnectionInfo,
+    }),
   ),
   kernelsList: method('kernels.list', true, none, z.object({ kernels: z.array(KernelSummary) })),
   kernelsShutdown: method(
     'kernels.shutdown',
     true,
     z.object({ id: kernelId }).strict(),
-    z.object({ id: kernelId, outcome: z.enum(['requested', 'terminated', 'killed', 'already_dead']) }),
+    z.object({
+      id: kernelId,
+      outcome: z.enum(['requested', 'terminated', 'killed', 'already_dead']),
+      durationMs: z.number().int(),
+    }),
+  ),
+  kernelsInterrupt: method(
+    'kernels.interrupt',
+    true,
+    z.object({ id: kernelId }).strict(),
+    z.object({ id: kernelId, pid: z.number().int() }),
+  ),
+  kernelsRestart: method(
+    'kernels.restart',
+    true,
+    z.object({ id: kernelId }).strict(),
+    z.object({ id: kernelId, restarts: z.number().int(), connection: ConnectionInfo }),
   ),
   // Environment administration (issue #5); shapes in methods-admin.ts, behaviour in src/conda.
   envsCreate: method('envs.create', true, admin.EnvsCreateParams, admin.ChangeResult),
@@ -153,6 +216,15 @@ export const Methods = {
     z.object({ op: admin.opId }).strict(),
     z.object({ op: admin.opId, cancelling: z.literal(true) }),
   ),
+} as const;
+
+/** Server-to-client notifications, declared once like the methods. */
+export const Notifications = {
+  /** A kernel this connection started ended without being asked to: exit, crash, culling. */
+  kernelDead: {
+    name: 'kernels.dead',
+    params: z.object({ id: kernelId, env: z.string(), exit: KernelExit }),
+  },
 } as const;
 
 export type MethodKey = keyof typeof Methods;

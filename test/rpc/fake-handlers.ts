@@ -57,7 +57,7 @@ export function fakeHandlers(slow = gate()): Handlers {
     },
     kernelsShutdown: async ({ id }) => {
       await slow.promise;
-      return { id, outcome: 'already_dead' };
+      return { id, outcome: 'already_dead', durationMs: 0 };
     },
   };
 }

@@ -22,7 +22,7 @@ export function kernelHandlers(deps: HandlerDeps, sessions: Sessions): Handlers 
       const user = accountOf(deps, sessions, ctx);
       const result = await deps.kernels.shutdown(user, params.id);
       ctx.logger.info({ user: user.name, kernel: params.id, outcome: result.outcome }, 'kernel stopped');
-      return { id: result.id, outcome: result.outcome };
+      return { id: result.id, outcome: result.outcome, durationMs: result.durationMs };
     },
   };
 }
