@@ -74,6 +74,14 @@ export const ConfigSchema = z
         startTimeout: seconds(60, 3600),
         /** Grace after the shutdown request, then after SIGTERM, before SIGKILL. */
         shutdownGrace: seconds(5, 600),
+        /** Kernels of all users together. */
+        total: z.number().int().min(1).max(10000).default(64),
+        /** Seconds without client activity before a kernel is shut down; 0: never. */
+        idleTimeout: z.number().int().min(0).max(30 * 86400).default(0),
+        /** Whether idle culling also takes kernels a client is still connected to. */
+        cullConnected: z.boolean().default(false),
+        /** What the daemon does with running kernels when it stops (docs/configuration.md). */
+        onDaemonStop: z.enum(['stop', 'keep']).default('stop'),
       })
       .strict()
       .prefault({}),
