@@ -21,6 +21,17 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    mdns: z
+      .object({
+        /** Announce `_sksd._tcp` with multicast DNS (docs/discovery.md). */
+        enabled: z.boolean().default(true),
+        /** Interface names or their IPv4 addresses; empty: every non-loopback interface. */
+        interfaces: z.array(z.union([z.ipv4(), z.string().regex(/^[\w.:@-]{1,15}$/)])).default([]),
+        /** Seconds the idle/busy state must hold before it is announced. */
+        debounce: z.number().int().min(0).max(60).default(1),
+      })
+      .strict()
+      .prefault({}),
     tls: z
       .object({
         /** PEM certificate and key; both null means a self-signed one kept in the state directory. */
