@@ -7,7 +7,9 @@ import { chmod, mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { LoginService } from '../auth/login.js';
 import { PamAuthenticator } from '../auth/pam.js';
+import { EnvAdmin } from '../conda/admin.js';
 import { locateConda } from '../conda/locate.js';
+import { policyFor } from '../conda/policy.js';
 import type { Settings } from '../config/runtime.js';
 import { removeEndpoint, writeEndpoint } from '../endpoint-file.js';
 import { KernelManager } from '../kernels/manager.js';
@@ -61,6 +63,23 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
     logger: logger.child({ component: 'kernels' }),
   });
 
+  const envAdmin = new EnvAdmin({
+    conda,
+    get policy() {
+      return policyFor(config.policy);
+    },
+    get operationTimeoutMs() {
+      return config.policy.operationTimeout * 1000;
+    },
+    get cancelGraceMs() {
+      return config.policy.cancelGrace * 1000;
+    },
+    // envs.remove refuses an environment one of the user's kernels runs in.
+    inUse: (user, env) =>
+      kernels.list(user).some((k) => k.state !== 'dead' && (k.env === env.name || k.env === env.prefix)),
+    logger: logger.child({ component: 'envs' }),
+  });
+
   const sessions = new Map<string, Session>();
   const activity = new ActivityTracker();
   const handlers = createHandlers(
@@ -72,6 +91,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
       kernels,
       conda,
       activity,
+      envAdmin,
       kernelAddress: config.kernels.address,
       logger: logger.child({ component: 'handlers' }),
     },
@@ -82,7 +102,11 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
     limits: config.rpc,
     logger,
     handlers,
-    onDisconnect: (connection) => sessions.delete(connection.id),
+    onDisconnect: (connection) => {
+      sessions.delete(connection.id);
+      // A change started on a connection ends with it, as a conda in a closed terminal would.
+      envAdmin.operations.connectionClosed(connection.id);
+    },
   });
 
   let address: AddressInfo;
@@ -117,7 +141,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
       clearInterval(pruner);
       // Stop taking calls first, so no kernel starts while the others are being stopped.
       await server.close();
-      await kernels.shutdownAll();
+      await Promise.all([kernels.shutdownAll(), envAdmin.shutdown()]);
       await pam.close();
       await removeEndpoint(settings.runtimeDir);
       state = 'stopped';

@@ -60,7 +60,8 @@ export const EnsureKernelParams = z
   .strict();
 
 export const EnsureKernelResult = z.object({
-  op: opId,
+  /** The operation that installed, or null when nothing had to be installed. */
+  op: opId.nullable(),
   env: z.object({ name: z.string(), prefix: z.string() }),
   /** The match spec installed, or null when the environment already had a fitting series. */
   spec: z.string().nullable(),

@@ -51,7 +51,7 @@ describe('conda stand-in', () => {
       logger,
     });
     const mine = `${user.home}/.conda/envs/mine`;
-    expect(JSON.parse(created.stdout)).toEqual({ success: true, prefix: mine });
+    expect(JSON.parse(created.stdout)).toMatchObject({ success: true, prefix: mine });
     expect(existsSync(`${mine}/conda-meta/history`)).toBe(true);
     expect(readFileSync(`${user.home}/.conda/environments.txt`, 'utf8')).toBe(`${mine}\n`);
 

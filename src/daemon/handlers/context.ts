@@ -1,6 +1,7 @@
 /** What every handler group needs: the daemon's services and the callers' sessions. */
 import type { LoginService } from '../../auth/login.js';
 import type { UserAccount } from '../../auth/users.js';
+import type { Caller, EnvAdmin } from '../../conda/admin.js';
 import type { CondaExecutable } from '../../conda/locate.js';
 import type { KernelManager } from '../../kernels/manager.js';
 import type { Logger } from '../../log.js';
@@ -17,6 +18,8 @@ export interface HandlerDeps {
   readonly kernels: KernelManager;
   readonly conda: () => Promise<CondaExecutable | null>;
   readonly activity: ActivityTracker;
+  /** Environment administration (envs.create, packages.*, channels.*, ops.*). */
+  readonly envAdmin: EnvAdmin;
   /** The admin's fixed address for connection files, or null for the address the client reached. */
   readonly kernelAddress: string | null;
   readonly logger: Logger;
@@ -40,4 +43,10 @@ export function accountOf(deps: HandlerDeps, sessions: Sessions, ctx: CallContex
   const session = sessions.get(ctx.connectionId);
   if (session === undefined) throw new SksdError('not_logged_in');
   return deps.login.resume(session.token).user;
+}
+
+/** The caller of an administrative action: account, address, connection. */
+export function callerOf(deps: HandlerDeps, sessions: Sessions, ctx: CallContext): Caller {
+  const account = accountOf(deps, sessions, ctx);
+  return { account, address: ctx.remoteAddress, connectionId: ctx.connectionId };
 }

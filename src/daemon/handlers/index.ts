@@ -4,9 +4,11 @@
  */
 import type { Handlers } from '../../rpc/server.js';
 import { authHandlers } from './auth.js';
+import { channelAndOpHandlers } from './channels.js';
 import type { HandlerDeps, Sessions } from './context.js';
 import { envHandlers } from './envs.js';
 import { kernelHandlers } from './kernels.js';
+import { packageHandlers } from './packages.js';
 
 export type { HandlerDeps, Session, Sessions } from './context.js';
 
@@ -16,5 +18,7 @@ export function createHandlers(deps: HandlerDeps, sessions: Sessions): Handlers 
     ...authHandlers(deps, sessions),
     ...envHandlers(deps, sessions),
     ...kernelHandlers(deps, sessions),
+    ...packageHandlers(deps, sessions),
+    ...channelAndOpHandlers(deps, sessions),
   };
 }

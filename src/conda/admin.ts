@@ -1,0 +1,287 @@
+/**
+ * Environment administration: the service behind envs.create/remove/clone/ensureKernel (here),
+ * packages.* (packages.ts) and channels.* (channels.ts). Each action is the same short sequence:
+ * policy and validation before anything runs, the target environment and the account to run as,
+ * then one conda command as an operation (progress, cancel, one change per environment), and an
+ * audit line whatever happens.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { UserAccount } from '../auth/users.js';
+import { kernelRequirement, checkCompatibility } from '../kernels/compat.js';
+import { SksdError } from '../rpc/errors.js';
+import type { ChangeResult, OpsProgressParams } from '../rpc/methods-admin.js';
+import { runAsUser } from '../process/run-as-user.js';
+import * as argv from './argv.js';
+import { audited, type AuditTrail, type Caller } from './audit.js';
+import { changeOf, channelsOf } from './conda-json.js';
+import { probeSpyderKernels } from './envs.js';
+import { condaFailure, succeeded } from './failures.js';
+import type { CondaExecutable } from './locate.js';
+import { Operations, type Operation } from './operations.js';
+import type { EnvPolicy } from './policy.js';
+import { ProgressReporter } from './progress.js';
+import { parseDocument, runConda, type CondaOutcome } from './run-conda.js';
+import { parseSpec, pythonSpec, validateChannel, validateEnvName, validateEnvRef } from './specs.js';
+import { changeTarget, newTarget, rootPrefixOf, userEnvs, type EnvTarget } from './targets.js';
+
+export type { Caller } from './audit.js';
+
+/** Sends one ops.progress notification to the caller's connection. */
+export type ProgressSink = (params: OpsProgressParams) => void;
+
+/** What the service needs from the daemon. */
+export interface EnvAdminOptions {
+  readonly conda: () => Promise<CondaExecutable | null>;
+  readonly policy: EnvPolicy;
+  readonly operationTimeoutMs: number;
+  readonly cancelGraceMs: number;
+  readonly logger: Logger;
+  /** Whether the user runs a kernel in this environment (envs.remove refuses then). */
+  readonly inUse?: (user: UserAccount, env: { name: string; prefix: string }) => boolean;
+}
+
+/** One conda change as an operation. */
+export interface ChangeRequest {
+  readonly caller: Caller;
+  readonly method: string;
+  readonly opId: string | undefined;
+  readonly target: EnvTarget;
+  readonly argv: readonly string[];
+  readonly progress: ProgressSink;
+  readonly trail: AuditTrail;
+  readonly extraLocks?: readonly string[];
+  /** Runs after a failed or cancelled change, under the same lock (a create's leftovers). */
+  readonly cleanup?: () => Promise<void>;
+}
+
+const SHORT_TIMEOUT_MS = 60_000;
+
+/** The environment administration service; one per daemon. */
+export class EnvAdmin {
+  readonly operations: Operations;
+  readonly logger: Logger;
+
+  constructor(readonly options: EnvAdminOptions) {
+    this.logger = options.logger;
+    // Read at each start, so that a reloaded policy.operationTimeout applies to the next change.
+    const timing = { get timeoutMs() { return options.operationTimeoutMs; }, logger: options.logger };
+    this.operations = new Operations(timing);
+  }
+
+  get policy(): EnvPolicy {
+    return this.options.policy;
+  }
+
+  /** The conda executable, or conda_unavailable. */
+  async conda(): Promise<CondaExecutable> {
+    const conda = await this.options.conda();
+    if (conda === null) throw new SksdError('conda_unavailable');
+    return conda;
+  }
+
+  /** Runs an action with its audit line. */
+  audited<T>(caller: Caller, action: string, work: (trail: AuditTrail) => Promise<T>): Promise<T> {
+    return audited(this.logger, caller, action, work);
+  }
+
+  /** Runs a short conda command (list, config) as the user and returns its JSON document. */
+  async short(user: UserAccount, command: readonly string[], what: string): Promise<unknown> {
+    const result = await runAsUser(user, command, { timeoutMs: SHORT_TIMEOUT_MS, logger: this.logger });
+    const json = parseDocument(result.stdout);
+    const outcome: CondaOutcome = {
+      argv: command,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      json,
+      stderrTail: result.stderr.slice(-4000),
+      stopped: result.timedOut ? 'killed' : null,
+      durationMs: result.durationMs,
+    };
+    if (!succeeded(outcome)) throw condaFailure(outcome, what);
+    return json;
+  }
+
+  /**
+   * The channels a solve uses. Without an allowlist: the request's, ahead of the configured ones
+   * (conda's own -c). With one: exactly the request's, else the configured ones, every one checked,
+   * passed with --override-channels so that no .condarc can add another.
+   */
+  async channelChoice(runAs: UserAccount, requested: readonly string[]): Promise<argv.ChannelChoice> {
+    if (!this.policy.restrictsChannels) return { channels: requested, override: false };
+
+    let channels = requested;
+    if (channels.length === 0) {
+      const conda = await this.conda();
+      const json = await this.short(runAs, argv.configArgv(conda, argv.SHOW_CHANNELS), 'config --show');
+      channels = channelsOf(json).shown ?? [];
+    }
+    this.policy.assertChannels(channels);
+    return { channels, override: true };
+  }
+
+  /** Runs one conda change as an operation; see the module comment. */
+  async change(request: ChangeRequest): Promise<ChangeResult> {
+    const { caller, target, method, trail } = request;
+    const locks = [target.prefix, ...(request.extraLocks ?? [])];
+    const label = target.name;
+    trail.env = target.prefix;
+    trail.runAs = target.runAs.name;
+    const spec = { id: request.opId, user: caller.account, connectionId: caller.connectionId, method };
+
+    return this.operations.run({ ...spec, env: label, locks }, async (op) => {
+      trail.op = op.id;
+      const reporter = new ProgressReporter((event) => {
+        op.phase = event.phase;
+        request.progress({ ...event, op: op.id, method, env: label });
+      });
+      reporter.enter('solving');
+
+      const outcome = await runConda(target.runAs, request.argv, {
+        logger: this.logger.child({ op: op.id }),
+        signal: op.signal,
+        cancelGraceMs: this.options.cancelGraceMs,
+        onRecord: (record) => reporter.record(record),
+      });
+      trail.exitCode = outcome.exitCode;
+      trail.signal = outcome.signal;
+
+      if (!succeeded(outcome)) {
+        if (request.cleanup !== undefined) {
+          reporter.enter('cleanup');
+          await request.cleanup();
+        }
+        throw outcome.stopped !== null || op.reason !== null ? op.cancelledError() : condaFailure(outcome, method);
+      }
+      return { op: op.id, env: { name: target.name, prefix: target.prefix }, ...changeOf(outcome.json), durationMs: outcome.durationMs };
+    });
+  }
+
+  /** Removes what a failed or cancelled create left: conda remove --all if conda made an env. */
+  private async removeLeftover(conda: CondaExecutable, target: EnvTarget): Promise<void> {
+    if (!existsSync(target.prefix)) return;
+
+    if (existsSync(join(target.prefix, 'conda-meta'))) {
+      const signal = AbortSignal.timeout(SHORT_TIMEOUT_MS * 5);
+      const command = argv.removeArgv(conda, target.prefix, 'all');
+      await runConda(target.runAs, command, { logger: this.logger, signal, cancelGraceMs: 5000 });
+    } else {
+      // Not a conda environment: only an empty directory is removed; anything else is left.
+      await runAsUser(target.runAs, ['/bin/rmdir', '--', target.prefix], { timeoutMs: 10_000, logger: this.logger });
+    }
+    if (existsSync(target.prefix)) this.logger.warn({ prefix: target.prefix }, 'a failed create left its prefix');
+  }
+
+  /** envs.create. */
+  create(
+    caller: Caller,
+    params: { name: string; packages?: string[]; channels?: string[]; python?: string; shared?: boolean; op?: string },
+    progress: ProgressSink,
+  ): Promise<ChangeResult> {
+    return this.audited(caller, 'envs.create', async (trail) => {
+      const user = caller.account;
+      this.policy.assertEnabled(user, 'envs.create');
+      const name = validateEnvName(params.name);
+      const specs = (params.packages ?? []).map((s) => parseSpec(s, 'packages'));
+      if (params.python !== undefined) specs.push(pythonSpec(params.python));
+      const channels = (params.channels ?? []).map((c) => validateChannel(c, 'channels'));
+      trail.details = { name, specs: specs.map((s) => s.spec), channels, shared: params.shared === true };
+      this.policy.assertSpecs(specs);
+      this.policy.assertChannels(channels);
+
+      const conda = await this.conda();
+      const target = await newTarget(this.targets(conda), user, name, params.shared === true, 'envs.create');
+      const choice = await this.channelChoice(target.runAs, channels);
+      const command = argv.createArgv(conda, target.prefix, specs.map((s) => s.spec), choice);
+      const cleanup = () => this.removeLeftover(conda, target);
+      return this.change({ caller, method: 'envs.create', opId: params.op, target, argv: command, progress, trail, cleanup });
+    });
+  }
+
+  /** envs.remove: conda remove --all, refused for base and for an environment a kernel runs in. */
+  remove(caller: Caller, params: { name: string; op?: string }, progress: ProgressSink) {
+    return this.audited(caller, 'envs.remove', async (trail) => {
+      const user = caller.account;
+      this.policy.assertEnabled(user, 'envs.remove');
+      const ref = validateEnvRef(params.name, 'name');
+      const conda = await this.conda();
+      const target = await changeTarget(this.targets(conda), user, ref, 'envs.remove');
+      if (!target.shared) this.policy.assertMayCreate(user, 'envs.remove');
+      if (target.prefix === rootPrefixOf(conda)) {
+        throw new SksdError('forbidden', { data: { reason: 'base', action: 'envs.remove' } });
+      }
+      if (this.options.inUse?.(user, target) === true) {
+        throw new SksdError('env_busy', { data: { env: target.name, reason: 'kernel' } });
+      }
+      const command = argv.removeArgv(conda, target.prefix, 'all');
+      return this.change({ caller, method: 'envs.remove', opId: params.op, target, argv: command, progress, trail });
+    });
+  }
+
+  /** envs.clone: conda create --clone, the source locked so that it does not change meanwhile. */
+  clone(caller: Caller, params: { from: string; name: string; shared?: boolean; op?: string }, progress: ProgressSink) {
+    return this.audited(caller, 'envs.clone', async (trail) => {
+      const user = caller.account;
+      this.policy.assertEnabled(user, 'envs.clone');
+      const from = validateEnvRef(params.from, 'from');
+      const name = validateEnvName(params.name);
+      trail.details = { from, name, shared: params.shared === true };
+
+      const conda = await this.conda();
+      const ctx = this.targets(conda);
+      const source = (await userEnvs(ctx, user)).find((e) => (from.startsWith('/') ? e.prefix : e.name) === from);
+      if (source === undefined) throw new SksdError('env_not_found', { logDetail: `${user.name}: ${from}` });
+      const target = await newTarget(ctx, user, name, params.shared === true, 'envs.clone');
+      const command = argv.cloneArgv(conda, target.prefix, source.prefix);
+      const cleanup = () => this.removeLeftover(conda, target);
+      const extraLocks = [source.prefix];
+      return this.change({ caller, method: 'envs.clone', opId: params.op, target, argv: command, progress, trail, cleanup, extraLocks });
+    });
+  }
+
+  /** envs.ensureKernel: installs the spyder-kernels series the client's Spyder needs, if missing. */
+  ensureKernel(caller: Caller, params: { env: string; spyder?: string; op?: string }, progress: ProgressSink) {
+    return this.audited(caller, 'envs.ensureKernel', async (trail) => {
+      const user = caller.account;
+      this.policy.assertEnabled(user, 'envs.ensureKernel');
+      const ref = validateEnvRef(params.env);
+      const requirement = params.spyder === undefined ? null : kernelRequirement(params.spyder);
+      if (params.spyder !== undefined && requirement === null) {
+        throw new SksdError('spyder_version_unknown', { data: { spyder: params.spyder.slice(0, 32) } });
+      }
+      const conda = await this.conda();
+      const target = await changeTarget(this.targets(conda), user, ref, 'envs.ensureKernel');
+      const env = { name: target.name, prefix: target.prefix };
+      const probe = () => probeSpyderKernels(target.runAs, target.prefix, { logger: this.logger });
+      const before = await probe();
+
+      const fits =
+        before.importable &&
+        (params.spyder === undefined || checkCompatibility(params.spyder, before.version).verdict === 'compatible');
+      if (fits) return { op: null, env, spec: null, changed: false, before: before.version, after: before.version };
+
+      const spec = parseSpec(requirement?.spec ?? 'spyder-kernels');
+      trail.details = { spec: spec.spec, spyder: requirement?.spyder ?? null };
+      this.policy.assertSpecs([spec]);
+      const choice = await this.channelChoice(target.runAs, []);
+      const command = argv.installArgv(conda, target.prefix, [spec.spec], choice);
+      const result = await this.change({ caller, method: 'envs.ensureKernel', opId: params.op, target, argv: command, progress, trail });
+      const after = await probe();
+      return { op: result.op, env, spec: spec.spec, changed: true, before: before.version, after: after.version };
+    });
+  }
+
+  /** Resolving context for targets.ts. */
+  targets(conda: CondaExecutable) {
+    return { conda, policy: this.policy, logger: this.logger };
+  }
+
+  /** Stops every running operation; part of the daemon's one stop path. */
+  shutdown(): Promise<void> {
+    return this.operations.shutdown();
+  }
+}
+
+/** Keeps an Operation type reachable for handlers that list operations. */
+export type { Operation };
