@@ -25,12 +25,13 @@ program
 const config = program.command('config').description('configuration tools');
 config
   .command('check')
-  .argument('[file]', 'file to check', DEFAULT_CONFIG_FILE)
+  .argument('[file]', `file to check (default ${DEFAULT_CONFIG_FILE})`)
   .description('validate a configuration file without starting anything')
-  .action(async (file: string) => {
+  .action(async (file: string | undefined) => {
     try {
-      await loadConfig(file);
-      process.stdout.write(`${file}: OK\n`);
+      const { source } = await loadConfig(file);
+      const what = source ?? `no ${DEFAULT_CONFIG_FILE}; the defaults apply`;
+      process.stdout.write(`${source === null ? what : `${what}: OK`}\n`);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       process.stderr.write(`${error.message}\n`);

@@ -3,7 +3,7 @@
  * fingerprint. The file is written by the daemon (root in system mode) into a directory only it
  * can write, so a local client may trust the fingerprint in it without asking the user.
  */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -25,7 +25,9 @@ export type Endpoint = z.infer<typeof Endpoint>;
 export async function writeEndpoint(runtimeDir: string, endpoint: Endpoint): Promise<string> {
   const path = join(runtimeDir, ENDPOINT_FILE);
   const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(endpoint, null, 2)}\n`, { mode: 0o644 });
+  await writeFile(temporary, `${JSON.stringify(endpoint, null, 2)}\n`);
+  // Explicitly: the daemon's umask is 077, which would leave the file readable by root alone.
+  await chmod(temporary, 0o644);
   await rename(temporary, path);
   return path;
 }

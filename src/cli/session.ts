@@ -11,7 +11,8 @@ import { Methods } from '../rpc/methods.js';
 import { KnownHosts, hostKey, trustOnFirstUse } from '../rpc/trust.js';
 import { readPassword } from './password.js';
 import { SessionStore } from './sessions.js';
-import { resolveTarget } from './target.js';
+import { parseHostPort, resolveTarget } from './target.js';
+import { sameFingerprint } from '../tls/fingerprint.js';
 
 /** Options every client command accepts. */
 export interface ClientOptions {
@@ -37,21 +38,34 @@ export async function openConnection(options: ClientOptions): Promise<Opened> {
   }
 
   const known = await KnownHosts.open();
-  const trust = trustOnFirstUse(known, target.host, target.port, (fingerprint, key) =>
-    confirmFirstUse(fingerprint, key, target.localFingerprint, options.acceptNew === true),
-  );
+  const trust = trustOnFirstUse(known, target.host, target.port, (fingerprint, key) => {
+    const vouched = target.localFingerprint ?? pinnedForHost(known, target.host, fingerprint);
+    return confirmFirstUse(fingerprint, key, vouched, options.acceptNew === true);
+  });
   return { client: await connect({ host: target.host, port: target.port, ...trust }), endpoint };
+}
+
+/**
+ * The same certificate already pinned for this host on another port: a daemon on `listen.port: 0`
+ * gets a new port at each start but keeps its certificate, and that is no reason to ask again.
+ */
+function pinnedForHost(known: KnownHosts, host: string, fingerprint: string): string | null {
+  const name = host.toLowerCase();
+  const same = known.entries().some((entry) => {
+    return parseHostPort(entry.host).host === name && sameFingerprint(entry.fingerprint, fingerprint);
+  });
+  return same ? fingerprint : null;
 }
 
 async function confirmFirstUse(
   fingerprint: string,
   key: string,
-  localFingerprint: string | null,
+  vouched: string | null,
   acceptNew: boolean,
 ): Promise<boolean> {
-  // The endpoint file is written by the daemon into a directory only it can write: as good as a
-  // fingerprint read from the admin, so a local user is not asked.
-  if (localFingerprint !== null) return localFingerprint === fingerprint;
+  // A fingerprint from the local daemon's endpoint file (written by the daemon into a directory
+  // only it can write) or already pinned for this host is as good as one read from the admin.
+  if (vouched !== null) return sameFingerprint(vouched, fingerprint);
 
   process.stderr.write(`The daemon at ${key} presents a certificate with SHA-256 fingerprint\n`);
   process.stderr.write(`  ${fingerprint}\n`);

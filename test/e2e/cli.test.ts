@@ -65,6 +65,18 @@ describe('sksd command line against a running daemon', () => {
     expect((await sksd(['info', host])).code).toBe(0);
   });
 
+  it('trusts the same certificate on a new port of a pinned host without asking', async () => {
+    // A daemon on port 0 gets a new port at each start; the certificate in its state stays.
+    const restarted = await startDaemon({ paths: { state: join(daemon.dir, 'state') } });
+    try {
+      const result = await sksd(['info', `127.0.0.1:${restarted.port}`]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+    } finally {
+      await restarted.stop();
+    }
+  });
+
   it('refuses loudly when the pinned certificate changes', async () => {
     const file = join(home, '.config/sksd/known_hosts.json');
     const original = readFileSync(file, 'utf8');

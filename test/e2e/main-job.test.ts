@@ -2,7 +2,7 @@
  * The main job end to end, with every part real: the built daemon as its own process, TLS, PAM
  * with real users, the conda stand-in, Debian's spyder-kernels, and jupyter_client running code.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, RpcError, type RpcClient } from '../../src/rpc/client.js';
@@ -62,6 +62,8 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
     expect(info).toMatchObject({ protocol: 1, state: 'idle', user: null });
     expect(info.capabilities).toContain('kernels.start');
     await client.close();
+    // Users on the host read the port and fingerprint from it: world-readable despite umask 077.
+    expect(statSync(join(daemon.runtimeDir, 'sksd.json')).mode & 0o777).toBe(0o644);
   });
 
   it('lists the environments as the user sees them', async () => {

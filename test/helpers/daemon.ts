@@ -25,24 +25,28 @@ export interface TestDaemon {
 
 const dirs = new Set<string>();
 
-/** Starts a daemon with `config` merged over test defaults (loopback, temp paths). */
-export async function startDaemon(config: Record<string, unknown> = {}): Promise<TestDaemon> {
+/**
+ * Starts a daemon with `config` merged over test defaults (loopback, temp paths); `env` adds
+ * variables to its small environment (NOTIFY_SOCKET, for instance).
+ */
+export async function startDaemon(
+  config: Record<string, unknown> = {},
+  env: Record<string, string> = {},
+): Promise<TestDaemon> {
   // Under /tmp with mode 0755: test users must traverse it to reach their kernel directory.
   const dir = mkdtempSync('/tmp/sksd-daemon-');
   chmodSync(dir, 0o755);
   dirs.add(dir);
   const runtimeDir = join(dir, 'run');
   const file = join(dir, 'sksd.conf');
-  const merged = {
-    listen: { address: '127.0.0.1', port: 0 },
-    paths: { state: join(dir, 'state'), runtime: runtimeDir },
-    ...config,
-  };
+  // The runtime directory is always this daemon's own: the helper finds the daemon through it.
+  const paths = { state: join(dir, 'state'), ...(config['paths'] as object), runtime: runtimeDir };
+  const merged = { listen: { address: '127.0.0.1', port: 0 }, ...config, paths };
   writeFileSync(file, `# -*- coding: utf-8 -*-\n${stringify(merged)}`);
 
   const child = spawn(process.execPath, [CLI, 'serve', '--config', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', SKSD_TEST_MARKER: 'daemon-env' },
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', SKSD_TEST_MARKER: 'daemon-env', ...env },
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
