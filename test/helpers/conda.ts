@@ -4,7 +4,8 @@
  * world-readable so that test users can run it, and has ROOT/bin/conda -> the stand-in.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,8 +26,12 @@ function marksEnv(prefix: string): void {
   writeFileSync(join(prefix, 'conda-meta', 'history'), '==> test helper <==\n');
 }
 
-/** Creates a root whose base environment is a venv of /usr/bin/python3 (spyder-kernels inside). */
-export function makeCondaRoot(): CondaRoot {
+/**
+ * Creates a root whose base environment is a venv of /usr/bin/python3 (spyder-kernels inside).
+ * With `owner`, the whole installation (ROOT/envs included) belongs to that user, as a conda
+ * installed by a service account would: sksd then runs shared-environment changes as them.
+ */
+export function makeCondaRoot(options: { owner?: string } = {}): CondaRoot {
   const root = mkdtempSync('/tmp/sksd-conda-');
   roots.add(root);
   chmodSync(root, 0o755);
@@ -39,7 +44,30 @@ export function makeCondaRoot(): CondaRoot {
   const scripts = join(root, '.standin-tmp');
   mkdirSync(scripts);
   chmodSync(scripts, 0o1777);
+  if (options.owner !== undefined) {
+    mkdirSync(join(root, 'envs'));
+    execFileSync('chown', ['-R', '-h', `${options.owner}:`, root]);
+  }
   return { root, conda };
+}
+
+/**
+ * Pids of a uid's processes that are not zombies, from /proc: what "nothing is left running"
+ * means for a cancelled change (PID 1 here may reap orphans slowly, so zombies do not count).
+ */
+export function runningAs(uid: number): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const owner = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+        return Number(owner) === uid && !/^State:\s+Z/m.test(status);
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
 }
 
 /**
