@@ -82,7 +82,7 @@ function pamRefusal(result: PamResult): SksdError {
 export class LoginService {
   /** The session store; the daemon may call `sessions.prune()` on a timer. */
   readonly sessions: SessionStore;
-  readonly #auth: AuthConfig;
+  #auth: AuthConfig;
   readonly #pam: PasswordChecker;
   readonly #log: Logger;
   readonly #limiter: LoginRateLimiter;
@@ -104,6 +104,21 @@ export class LoginService {
       maxFailuresPerAddress: auth.maxFailuresPerAddress,
       windowSeconds: auth.failureWindow,
       now,
+    });
+  }
+
+  /**
+   * Puts new auth settings in force (a config reload): allow and deny lists for the next login,
+   * failure limits with the counts kept, the session lifetime for new sessions. The PAM service
+   * and pool size are not read here; they need a restart.
+   */
+  reconfigure(auth: AuthConfig): void {
+    this.#auth = auth;
+    this.sessions.setTtlSeconds(auth.sessionTtl);
+    this.#limiter.configure({
+      maxFailuresPerUser: auth.maxFailuresPerUser,
+      maxFailuresPerAddress: auth.maxFailuresPerAddress,
+      windowSeconds: auth.failureWindow,
     });
   }
 

@@ -29,10 +29,16 @@ class FailureLog {
   readonly #entries = new Map<string, number[]>();
 
   constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
+    private limit: number,
+    private windowMs: number,
     private readonly maxKeys: number,
   ) {}
+
+  /** New limits for the next checks; the failures counted so far stay. */
+  configure(limit: number, windowMs: number): void {
+    this.limit = limit;
+    this.windowMs = windowMs;
+  }
 
   /** Milliseconds until the key drops under its limit, or 0 if it is under it now. */
   blockedFor(key: string, now: number): number {
@@ -130,6 +136,13 @@ export class LoginRateLimiter {
     this.#users.add(user, now);
     this.#addresses.add(key, now);
     return null;
+  }
+
+  /** New limits (a config reload); failures already counted still count under them. */
+  configure(options: Omit<RateLimitOptions, 'maxKeys' | 'now'>): void {
+    const windowMs = options.windowSeconds * 1000;
+    this.#users.configure(options.maxFailuresPerUser, windowMs);
+    this.#addresses.configure(options.maxFailuresPerAddress, windowMs);
   }
 
   /** A successful login: clears the user's failures and un-counts this attempt's address entry. */

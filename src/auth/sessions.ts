@@ -49,7 +49,7 @@ export function tokenTag(token: string): string {
 export class SessionStore {
   // Keyed by hash: the lookup compares hashes, so its timing tells nothing about the token.
   readonly #entries = new Map<string, Entry>();
-  readonly #ttlMs: number;
+  #ttlMs: number;
   readonly #max: number;
   readonly #now: () => number;
 
@@ -57,6 +57,11 @@ export class SessionStore {
     this.#ttlMs = options.ttlSeconds * 1000;
     this.#max = options.maxSessions ?? 10_000;
     this.#now = options.now ?? Date.now;
+  }
+
+  /** A new lifetime for sessions issued from now on (a config reload); issued ones keep theirs. */
+  setTtlSeconds(seconds: number): void {
+    this.#ttlMs = seconds * 1000;
   }
 
   /** Starts a session for the user and returns the only copy of its token. */

@@ -1,10 +1,14 @@
 /**
  * `sksd serve`: runs the daemon in the foreground until SIGTERM or SIGINT. Every way down, fatal
- * errors included, goes through the daemon's one stop() with a hard deadline behind it.
+ * errors included, goes through the daemon's one stop() with a hard deadline behind it. SIGHUP
+ * reloads the config (src/daemon/reload.ts). Under systemd (Type=notify) it reports READY=1 once
+ * the daemon serves, RELOADING=1 around a reload and STOPPING=1 on the way down.
  */
 import { ConfigError, loadConfig } from '../config/load.js';
 import { resolveSettings } from '../config/runtime.js';
 import { startDaemon, type Daemon } from '../daemon/daemon.js';
+import { SystemdNotifier } from '../daemon/notify.js';
+import { ConfigReloader } from '../daemon/reload.js';
 import { createLogger, type Logger } from '../log.js';
 
 /** sysexits(3) EX_CONFIG: systemd shows it, and Restart=on-failure need not loop on a bad file. */
@@ -12,6 +16,14 @@ const EXIT_CONFIG = 78;
 
 /** Runs the daemon; resolves with the exit code once it has stopped. */
 export async function serve(options: { config?: string }): Promise<number> {
+  // Node's default for SIGHUP ends the process. One that arrives while starting is kept for later:
+  // the file may have changed after it was read.
+  let hupWhileStarting = false;
+  const earlyHup = (): void => {
+    hupWhileStarting = true;
+  };
+  process.on('SIGHUP', earlyHup);
+
   let settings;
   try {
     settings = resolveSettings((await loadConfig(options.config)).config);
@@ -22,6 +34,7 @@ export async function serve(options: { config?: string }): Promise<number> {
   }
 
   const logger = createLogger(settings.config.log.level);
+  const notifier = new SystemdNotifier(logger);
   let daemon: Daemon;
   try {
     daemon = await startDaemon(settings, logger);
@@ -30,12 +43,28 @@ export async function serve(options: { config?: string }): Promise<number> {
     return 1;
   }
 
-  // Kernels get shutdownGrace twice (request, then SIGTERM) plus a margin before SIGKILL lands.
-  const deadlineMs = (settings.config.kernels.shutdownGrace * 2 + 15) * 1000;
+  const reloader = new ConfigReloader({
+    file: options.config,
+    initial: settings.config,
+    apply: (config) => daemon.reconfigure(config),
+    logger,
+    notifier,
+  });
+  process.off('SIGHUP', earlyHup);
+  process.on('SIGHUP', () => {
+    if (daemon.state() === 'running') reloader.request();
+  });
+  const { address, port } = daemon.address;
+  notifier.ready(`serving on ${address}:${port}, certificate ${daemon.fingerprint}`);
+  if (hupWhileStarting) reloader.request();
+
   return new Promise<number>((resolve) => {
     let exitCode = 0;
     const down = (reason: string, code: number): void => {
       exitCode = Math.max(exitCode, code);
+      // Kernels get shutdownGrace twice (request, then SIGTERM) plus a margin before SIGKILL.
+      const deadlineMs = (reloader.current.kernels.shutdownGrace * 2 + 15) * 1000;
+      notifier.stopping(deadlineMs + 5000);
       const timer = setTimeout(() => {
         logger.error({ deadlineMs }, 'shutdown deadline passed; exiting anyway');
         resolve(exitCode || 1);

@@ -11,6 +11,7 @@ import { EnvAdmin } from '../conda/admin.js';
 import { locateConda } from '../conda/locate.js';
 import { policyFor } from '../conda/policy.js';
 import type { Settings } from '../config/runtime.js';
+import type { Config } from '../config/schema.js';
 import { removeEndpoint, writeEndpoint } from '../endpoint-file.js';
 import { KernelManager } from '../kernels/manager.js';
 import type { Logger } from '../log.js';
@@ -20,6 +21,7 @@ import { tlsServerOptions } from '../tls/server-options.js';
 import { VERSION } from '../version.js';
 import { ActivityTracker } from './activity.js';
 import { createHandlers, type Session } from './handlers/index.js';
+import { liveView } from './reload.js';
 
 /** The daemon's life: a state only moves forward. */
 export type DaemonState = 'starting' | 'running' | 'stopping' | 'stopped';
@@ -32,11 +34,22 @@ export interface Daemon {
   readonly fingerprint: string;
   state(): DaemonState;
   stop(reason: string): Promise<void>;
+  /**
+   * Puts a reloaded config in force (src/daemon/reload.ts plans it). Keys read through `current`
+   * take effect at their next use; the others were fixed at start and are left as they are.
+   */
+  reconfigure(config: Config): void;
 }
 
-/** Starts every component and listens; rejects (after cleaning up) if any step fails. */
+/**
+ * Starts every component and listens; rejects (after cleaning up) if any step fails. Resolves
+ * only once clients can use the daemon (TLS listening, endpoint file written, announcement out):
+ * `sksd serve` reports READY=1 to systemd at that moment, so anything a client needs starts here.
+ */
 export async function startDaemon(settings: Settings, logger: Logger): Promise<Daemon> {
   const { config } = settings;
+  // The config in force; reconfigure() replaces it. Live settings are read through it at use.
+  let current: Config = config;
   let state: DaemonState = 'starting';
 
   // Files the daemon creates (state, certificate, kernel directories) are private by default.
@@ -46,7 +59,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
   const tls = await loadOrCreateCertificate({ tls: config.tls, stateDir: settings.stateDir, logger });
   logger.info({ fingerprint: tls.fingerprint, source: tls.source, cert: tls.certPath }, 'TLS certificate');
 
-  const conda = () => locateConda({ configured: config.conda.executable });
+  const conda = () => locateConda({ configured: current.conda.executable });
   const pam = new PamAuthenticator({
     service: config.auth.pamService,
     concurrency: config.auth.pamConcurrency,
@@ -57,9 +70,15 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
   const kernels = new KernelManager({
     conda,
     runtimeDir: settings.runtimeDir,
-    startTimeoutMs: config.kernels.startTimeout * 1000,
-    shutdownGraceMs: config.kernels.shutdownGrace * 1000,
-    perUser: config.kernels.perUser,
+    get startTimeoutMs() {
+      return current.kernels.startTimeout * 1000;
+    },
+    get shutdownGraceMs() {
+      return current.kernels.shutdownGrace * 1000;
+    },
+    get perUser() {
+      return current.kernels.perUser;
+    },
     logger: logger.child({ component: 'kernels' }),
   });
 
@@ -92,14 +111,16 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
       conda,
       activity,
       envAdmin,
-      kernelAddress: config.kernels.address,
+      get kernelAddress() {
+        return current.kernels.address;
+      },
       logger: logger.child({ component: 'handlers' }),
     },
     sessions,
   );
   const server: RpcServer = createRpcServer({
     tls: tlsServerOptions(tls, config.tls),
-    limits: config.rpc,
+    limits: liveView(() => current.rpc),
     logger,
     handlers,
     onDisconnect: (connection) => {
@@ -150,7 +171,13 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
     return stopping;
   };
 
-  return { address, fingerprint: tls.fingerprint, state: () => state, stop };
+  const reconfigure = (next: Config): void => {
+    current = next;
+    login.reconfigure(next.auth);
+    logger.level = next.log.level;
+  };
+
+  return { address, fingerprint: tls.fingerprint, state: () => state, stop, reconfigure };
 }
 
 async function prepareDirectories(settings: Settings): Promise<void> {
