@@ -24,7 +24,8 @@ import type { EnvPolicy } from './policy.js';
 import { ProgressReporter } from './progress.js';
 import { parseDocument, runConda, type CondaOutcome } from './run-conda.js';
 import { parseSpec, pythonSpec, validateChannel, validateEnvName, validateEnvRef } from './specs.js';
-import { changeTarget, newTarget, rootPrefixOf, userEnvs, type EnvTarget } from './targets.js';
+import { changeTarget, newTarget, rootPrefixOf, umaskFor, userEnvs } from './targets.js';
+import type { EnvTarget } from './targets.js';
 
 export type { Caller } from './audit.js';
 
@@ -143,6 +144,7 @@ export class EnvAdmin {
         signal: op.signal,
         cancelGraceMs: this.options.cancelGraceMs,
         onRecord: (record) => reporter.record(record),
+        umask: umaskFor(target),
       });
       trail.exitCode = outcome.exitCode;
       trail.signal = outcome.signal;
@@ -165,7 +167,8 @@ export class EnvAdmin {
     if (existsSync(join(target.prefix, 'conda-meta'))) {
       const signal = AbortSignal.timeout(SHORT_TIMEOUT_MS * 5);
       const command = argv.removeArgv(conda, target.prefix, 'all');
-      await runConda(target.runAs, command, { logger: this.logger, signal, cancelGraceMs: 5000 });
+      const umask = umaskFor(target);
+      await runConda(target.runAs, command, { logger: this.logger, signal, cancelGraceMs: 5000, umask });
     } else {
       // Not a conda environment: only an empty directory is removed; anything else is left.
       await runAsUser(target.runAs, ['/bin/rmdir', '--', target.prefix], { timeoutMs: 10_000, logger: this.logger });

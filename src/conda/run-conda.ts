@@ -34,6 +34,8 @@ export interface RunCondaOptions {
   /** Seconds conda gets after SIGTERM to roll back, in ms. */
   readonly cancelGraceMs: number;
   readonly onRecord?: (record: FetchRecord) => void;
+  /** For a shared environment 022, so that every user can read it; else the users' 077. */
+  readonly umask?: number;
 }
 
 const STDERR_TAIL = 4000;
@@ -73,7 +75,8 @@ export async function runConda(
   });
   let stderr = '';
 
-  const child = spawnAsUser(user, argv, { output: 'pipe' });
+  const spawnOptions = { output: 'pipe' as const, ...(options.umask === undefined ? {} : { umask: options.umask }) };
+  const child = spawnAsUser(user, argv, spawnOptions);
   child.stdout?.setEncoding('utf8');
   child.stderr?.setEncoding('utf8');
   child.stdout?.on('data', (chunk: string) => splitter.push(chunk));

@@ -25,6 +25,11 @@ export interface EnvTarget {
   readonly runAs: UserAccount;
 }
 
+/** The umask of a change: shared environments must stay readable for every user's kernels. */
+export function umaskFor(target: EnvTarget): number | undefined {
+  return target.shared ? 0o022 : undefined;
+}
+
 /** What resolving needs. */
 export interface TargetContext {
   readonly conda: CondaExecutable;

@@ -32,6 +32,11 @@ export interface SpawnAsUserOptions {
   extraEnv?: Readonly<Record<string, string>>;
   /** An open fd that receives both stdout and stderr, or 'pipe' for the caller to read. */
   output: number | 'pipe';
+  /**
+   * The umask, USER_UMASK when omitted. Only changes to shared conda environments widen it
+   * (022): everyone's kernels must read what the admin installs there.
+   */
+  umask?: number;
 }
 
 /**
@@ -106,7 +111,7 @@ export function spawnAsUser(
   // synchronously inside spawn(), so swapping it around the call is exact for the child. Other
   // threads creating files meanwhile would only get a stricter mask; a daemon that sets 077 at
   // start (recommended) makes the swap a no-op.
-  const previous = process.umask(USER_UMASK);
+  const previous = process.umask(options.umask ?? USER_UMASK);
   try {
     return spawn(file as string, args, {
       cwd: '/',
