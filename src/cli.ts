@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js';
 import { RpcConnectionError, RpcError } from './rpc/client.js';
 import * as client from './cli/commands.js';
+import { addEnvCommands } from './cli/env-commands.js';
 import { serve } from './cli/serve.js';
 import { VERSION } from './version.js';
 
@@ -57,6 +58,7 @@ program.addCommand(
 );
 program.addCommand(clientCommand('login', 'log in and keep a session token').action(client.loginCommand));
 program.addCommand(clientCommand('envs', 'list your conda environments').action(client.envsCommand));
+addEnvCommands(program, clientCommand);
 
 const kernel = program.command('kernel').description('start, list and stop your kernels');
 kernel.addCommand(
@@ -83,7 +85,9 @@ try {
 function describe(error: unknown): string {
   if (error instanceof RpcError) {
     const tail = error.data?.['stderrTail'];
-    const extra = typeof tail === 'string' && tail !== '' ? `\n--- kernel output ---\n${tail}` : '';
+    const conda = error.data?.['message'];
+    let extra = typeof tail === 'string' && tail !== '' ? `\n--- kernel output ---\n${tail}` : '';
+    if (typeof conda === 'string' && conda !== '') extra += `\n--- conda ---\n${conda}`;
     return `${error.message} [${error.errorName ?? error.code}]${extra}`;
   }
   if (error instanceof RpcConnectionError) return error.message;

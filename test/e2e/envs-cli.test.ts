@@ -1,0 +1,95 @@
+/**
+ * `sksd env`, `sksd pkg`, `sksd channel` as a user runs them, without a terminal: progress as
+ * plain lines on stderr, the result on stdout, Ctrl-C (SIGINT) cancelling the change in the
+ * daemon, and conda's message shown with a coded error.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCondaRoot, removeCondaRoots } from '../helpers/conda.js';
+import { CLI, removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { installPamService } from '../helpers/system.js';
+import { createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
+
+const run = promisify(execFile);
+
+describe('sksd env/pkg/channel commands', () => {
+  let daemon: TestDaemon;
+  let user: TestUser;
+  let home: string;
+  let env: Record<string, string>;
+
+  const common = () => ['-H', `127.0.0.1:${daemon.port}`, '-u', user.name, '--accept-new'];
+
+  async function sksd(args: string[]) {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [CLI, ...args, ...common()], { env, timeout: 60_000 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+
+  beforeAll(async () => {
+    installPamService();
+    user = createUser({ tag: 'ec' });
+    const conda = makeCondaRoot();
+    daemon = await startDaemon({ conda: { executable: conda.conda }, policy: { cancelGrace: 5 } });
+    home = mkdtempSync('/tmp/sksd-cli-home-');
+    env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, SKSD_PASSWORD: user.password };
+  });
+
+  afterAll(async () => {
+    await daemon?.stop();
+    removeAllTestUsers();
+    removeCondaRoots();
+    removeDaemonDirs();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('creates an env with packages, shows progress lines, and lists the packages', async () => {
+    const created = await sksd(['env', 'create', 'demo', 'sksd-demo=1.0', '--json']);
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ env: { name: 'demo' }, link: [{ name: 'sksd-demo' }] });
+    expect(created.stderr.split('\n')).toEqual(
+      expect.arrayContaining(['solving', 'downloading sksd-demo-1.0', 'linking']),
+    );
+    expect(created.stderr).not.toContain('\r');
+
+    const listed = await sksd(['pkg', 'list', 'demo']);
+    expect(listed.stdout).toMatch(/^sksd-demo {2}1\.0 {2}0 {2}defaults$/m);
+  });
+
+  it('cancels a change on Ctrl-C', async () => {
+    const child = spawn(process.execPath, [CLI, 'pkg', 'install', 'demo', 'sksd-slow', ...common()], { env });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = once(child, 'exit');
+    for (let i = 0; i < 100 && !stderr.includes('downloading sksd-slow'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(stderr).toContain('downloading sksd-slow');
+
+    child.kill('SIGINT');
+    const [code] = (await exited) as [number | null];
+    expect(code).toBe(1);
+    expect(stderr).toContain('cancelling');
+    expect(stderr).toContain('[cancelled]');
+    expect((await sksd(['pkg', 'list', 'demo'])).stdout).not.toContain('sksd-slow');
+  });
+
+  it('shows conda’s message with the coded error, and edits channels', async () => {
+    const missing = await sksd(['pkg', 'install', 'demo', 'no-such-pkg']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('[package_not_found]');
+    expect(missing.stderr).toContain('- no-such-pkg');
+
+    const added = await sksd(['channel', 'add', 'conda-forge', '--json']);
+    expect(JSON.parse(added.stdout)).toEqual({ channels: ['conda-forge', 'defaults'], effective: ['conda-forge', 'defaults'] });
+    const removed = await sksd(['env', 'remove', 'demo']);
+    expect(removed.stdout).toContain('removed: demo');
+  });
+});
