@@ -80,12 +80,16 @@ export async function requestReply(
   }
 }
 
-/** The polite step of a shutdown: true when the kernel acknowledged on its control channel. */
+/**
+ * The polite step of a shutdown: true when the kernel acknowledged on its control channel.
+ * `restart` tells the kernel a new one follows (messaging spec, "Kernel shutdown").
+ */
 export async function requestShutdown(
   connection: ConnectionInfo,
   deadline: number,
+  restart = false,
 ): Promise<boolean> {
-  const content = { restart: false };
+  const content = { restart };
   const options = { deadline };
   return (await requestReply(connection, 'control', 'shutdown_request', content, options)) !== null;
 }

@@ -5,7 +5,7 @@
  * only root may read and receive its tail in the error.
  */
 import { constants } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { UserAccount } from '../auth/users.js';
 import { createUserFile } from './connection-file.js';
 
@@ -33,4 +33,29 @@ export async function readTail(handle: FileHandle, lines: number = TAIL_LINES): 
   if (length < size) all.shift();
   while (all.length > 0 && all[all.length - 1] === '') all.pop();
   return all.slice(-lines);
+}
+
+/**
+ * Opens the log of a kernel the daemon did not create in this run (adopted after a restart), for
+ * reading the tail and for a new generation's output. The directory belongs to the user, so the
+ * file must be a regular file they own with one link, reached without a symlink: otherwise the
+ * user could make root read or append to a file of someone else. Null when it is not.
+ */
+export async function openKernelLog(path: string, user: UserAccount): Promise<FileHandle | null> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
+  } catch {
+    return null;
+  }
+
+  const info = await handle.stat();
+  if (info.isFile() && info.uid === user.uid && info.nlink === 1) return handle;
+  await handle.close();
+  return null;
+}
+
+/** Appends a line of sksd's own to a kernel's log, e.g. where a restart happened. */
+export async function appendLogLine(handle: FileHandle, text: string): Promise<void> {
+  await handle.appendFile(`--- sksd: ${text} ---\n`);
 }

@@ -1,29 +1,31 @@
 /**
- * Starts, lists and stops Spyder kernels for authenticated users. A kernel is
+ * Starts, lists, interrupts, restarts and stops Spyder kernels for authenticated users. A kernel is
  * `conda run -p PREFIX python -m spyder_kernels.console -f FILE` started as the user through
  * spawnAsUser, in its own process group, with a connection file the daemon wrote; it counts as
- * started once it answers kernel_info_request with our key.
+ * started once it answers kernel_info_request with our key. Every kernel is in the state file
+ * before any of its processes exists and leaves it only after they are gone (state-file.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import type { UserAccount } from '../auth/users.js';
+import { lookupUser, type UserAccount } from '../auth/users.js';
 import type { KernelSummary } from '../rpc/methods.js';
 import { SksdError } from '../rpc/errors.js';
 import type { CondaExecutable } from '../conda/locate.js';
 import { resolveEnv } from '../conda/envs.js';
 import { assertCwdAllowed } from '../process/run-as-user.js';
-import { spawnAsUser } from '../process/spawn-as-user.js';
-import { terminateGroup, type TerminationOutcome } from '../process/terminate.js';
-import { ensureUserDir, newConnection, removeFile } from './connection-file.js';
-import { writeConnectionFile } from './connection-file.js';
-import { createKernelLog, readTail } from './log-file.js';
-import { Kernel, kernelArgv, type KernelEvent, type ShutdownResult } from './kernel.js';
+import { signalProcess } from '../process/tree.js';
+import { ensureUserDir, newConnection, removeFile, writeConnectionFile } from './connection-file.js';
+import { createKernelLog } from './log-file.js';
+import { Kernel, type KernelEvent, type ShutdownResult } from './kernel.js';
 import type { StartRequest, StartResult } from './kernel.js';
-import { requestShutdown } from './client.js';
-import { waitUntilReady } from './ready.js';
+import { KernelStateFile } from './state-file.js';
+import { IdleCuller } from './culler.js';
+import { findKernelPid, isKernelPid, spawnGeneration } from './generation.js';
+import { KernelLifecycle } from './lifecycle.js';
+import { recoverKernels } from './recovery.js';
+import { assertCompatible } from './spyder-check.js';
 
 export type { KernelEvent, ShutdownResult, StartRequest, StartResult } from './kernel.js';
 
@@ -37,47 +39,86 @@ export interface KernelManagerOptions {
   /** Grace after the shutdown request, then after SIGTERM, before SIGKILL. */
   readonly shutdownGraceMs: number;
   readonly perUser: number;
+  /** Kernels of all users together; unlimited when omitted. */
+  readonly total?: number;
+  /** Idle culling after this long without client activity; 0 or omitted: never. */
+  readonly idleTimeoutMs?: number;
+  readonly cullConnected?: boolean;
+  /** kernels.onDaemonStop: stop every kernel at close(), or keep them for the next daemon. */
+  readonly onDaemonStop?: 'stop' | 'keep';
+  /** STATE/kernels.json; omitted: nothing is persisted and recover() does nothing. */
+  readonly stateFile?: string;
+  /** Looks accounts up for adopted kernels; NSS by default. */
+  readonly lookupUser?: (name: string) => Promise<UserAccount | null>;
   readonly logger: Logger;
 }
 
-// spyder-kernels 2.4.2 answers shutdown_request and then never exits (a non-daemon comm thread);
-// plain ipykernel exits about 0.1 s after its reply. One second after a reply is plenty.
-const SETTLE_AFTER_REPLY_MS = 1000;
-
 /** All kernels of this daemon. One instance per daemon; not safe to share across processes. */
 export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
-  private readonly kernels = new Map<string, Kernel>();
-  /** Starts in progress per uid, counted against perUser before anything is spawned. */
+  private readonly life: KernelLifecycle;
+  /** Starts in progress per uid and in total, counted before anything is spawned. */
   private readonly reserved = new Map<number, number>();
+  private reservedTotal = 0;
   private readonly starting = new Set<Promise<unknown>>();
-  private closing = false;
+  private readonly culler: IdleCuller;
 
   constructor(private readonly options: KernelManagerOptions) {
     super();
+    const store = options.stateFile === undefined ? null : new KernelStateFile(options.stateFile, options.logger);
+    this.life = new KernelLifecycle(options, store, (event) => this.emitState(event));
+    this.culler = new IdleCuller({
+      settings: () => ({
+        idleTimeoutMs: options.idleTimeoutMs ?? 0,
+        cullConnected: options.cullConnected ?? false,
+      }),
+      kernels: () => this.life.kernels.values(),
+      cull: (kernel) => this.life.stop(kernel, 'culled', true),
+      logger: options.logger,
+    });
+    this.culler.start();
   }
 
   /** Starts a kernel for the user and resolves once it answers; see the module comment. */
   async start(request: StartRequest): Promise<StartResult> {
-    if (this.closing) throw new SksdError('shutting_down');
-
+    if (this.life.closing) throw new SksdError('shutting_down');
     const { user } = request;
-    const used = this.list(user).length + (this.reserved.get(user.uid) ?? 0);
-    if (used >= this.options.perUser) {
-      throw new SksdError('limit_reached', { data: { limit: this.options.perUser } });
-    }
+    this.checkLimits(user);
 
-    this.reserved.set(user.uid, (this.reserved.get(user.uid) ?? 0) + 1);
-    const run = this.launch(request);
+    this.adjustReserved(user, +1);
+    let held = true;
+    const release = () => {
+      if (held) this.adjustReserved(user, -1);
+      held = false;
+    };
+    const run = this.launch(request, release);
     this.starting.add(run);
     try {
       return await run;
     } finally {
       this.starting.delete(run);
-      this.reserved.set(user.uid, (this.reserved.get(user.uid) ?? 1) - 1);
+      release();
     }
   }
 
-  private async launch(request: StartRequest): Promise<StartResult> {
+  private checkLimits(user: UserAccount): void {
+    const live = [...this.life.kernels.values()];
+    const mine = live.filter((k) => k.ownedBy(user)).length + (this.reserved.get(user.uid) ?? 0);
+    if (mine >= this.options.perUser) {
+      throw new SksdError('limit_reached', { data: { scope: 'user', limit: this.options.perUser } });
+    }
+
+    const total = this.options.total ?? Infinity;
+    if (live.length + this.reservedTotal >= total) {
+      throw new SksdError('limit_reached', { data: { scope: 'total', limit: total } });
+    }
+  }
+
+  private adjustReserved(user: UserAccount, delta: number): void {
+    this.reserved.set(user.uid, (this.reserved.get(user.uid) ?? 0) + delta);
+    this.reservedTotal += delta;
+  }
+
+  private async launch(request: StartRequest, release: () => void): Promise<StartResult> {
     const { user, address } = request;
     if (address === '0.0.0.0') throw new Error('a kernel address must be one clients can reach');
     const log = this.options.logger.child({ user: user.name });
@@ -85,9 +126,16 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
     const conda = await this.options.conda();
     if (conda === null) throw new SksdError('conda_unavailable');
 
-    const env = await resolveEnv(conda, user, request.env, { logger: log });
+    // Independent checks run side by side; the environment's error wins when both fail.
     const cwd = request.cwd ?? user.home;
-    await assertCwdAllowed(user, cwd, log);
+    const [envCheck, cwdCheck] = await Promise.allSettled([
+      resolveEnv(conda, user, request.env, { logger: log }),
+      assertCwdAllowed(user, cwd, log),
+    ]);
+    if (envCheck.status === 'rejected') throw envCheck.reason;
+    if (cwdCheck.status === 'rejected') throw cwdCheck.reason;
+    const env = envCheck.value;
+    if (request.spyder !== undefined) assertCompatible(request.spyder, env, log);
 
     const dir = await ensureUserDir(this.options.runtimeDir, user);
     const id = randomBytes(12).toString('base64url');
@@ -96,143 +144,120 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
     const connection = await newConnection(address);
     await writeConnectionFile(files.connection, connection, user);
 
-    let output: FileHandle | null = null;
+    const envName = env.byPrefix ? env.prefix : env.name;
+    const version = env.spyderKernels.version;
+    const kernel = new Kernel(id, user, envName, env.prefix, cwd, version, connection, files);
     try {
-      output = await createKernelLog(files.log, user);
-      if (this.closing) throw new SksdError('shutting_down');
-
-      const argv = kernelArgv(conda, env.prefix, files.connection, address);
-      const extraEnv = { PYDEVD_DISABLE_FILE_VALIDATION: '1' };
-      const child = spawnAsUser(user, argv, { cwd, output: output.fd, extraEnv });
-      const envName = env.byPrefix ? env.prefix : env.name;
-      const kernel = new Kernel(id, user, envName, env.prefix, connection, files, child);
-      this.track(kernel, log);
-
-      await this.awaitReady(kernel, output, log);
-      return { id, env: kernel.env, spyderKernels: env.spyderKernels.version, connection };
+      kernel.log = await createKernelLog(files.log, user);
+      if (this.life.closing) throw new SksdError('shutting_down');
     } catch (error) {
       await Promise.all([removeFile(files.connection), removeFile(files.log)]);
+      await kernel.log?.close();
       throw error;
-    } finally {
-      await output?.close();
-    }
-  }
-
-  /** Registers a spawned kernel and notices when its leader exits on its own. */
-  private track(kernel: Kernel, log: Logger): void {
-    this.kernels.set(kernel.id, kernel);
-    this.emitState(kernel);
-
-    const exited = (detail: Record<string, unknown>) => {
-      if (kernel.exited) return;
-      kernel.exited = true;
-      if (kernel.state !== 'running') return;
-
-      // Only conda may have died (then bash and python run on as orphans): stop the whole group.
-      log.warn({ kernel: kernel.id, ...detail }, 'kernel exited on its own');
-      this.stop(kernel, false).catch((err: unknown) => log.error({ err }, 'cleanup failed'));
-    };
-    kernel.child.once('exit', (code, signal) => exited({ code, signal }));
-    kernel.child.once('error', (err) => exited({ err }));
-  }
-
-  private async awaitReady(kernel: Kernel, output: FileHandle, log: Logger): Promise<void> {
-    const started = Date.now();
-    const deadline = kernel.startedAt.getTime() + this.options.startTimeoutMs;
-    const info = await waitUntilReady(kernel.connection, { deadline, exited: () => kernel.exited });
-
-    if (info !== null && kernel.state === 'starting') {
-      kernel.state = 'running';
-      this.emitState(kernel);
-      log.info(
-        { kernel: kernel.id, env: kernel.prefix, pid: kernel.pgid, readyMs: Date.now() - started },
-        'kernel started',
-      );
-      return;
     }
 
-    const stoppedElsewhere = kernel.stopping !== null;
-    const outcome = await this.stop(kernel, false);
-    if (stoppedElsewhere && this.closing) throw new SksdError('shutting_down');
+    this.life.register(kernel);
+    release();
+    try {
+      // Saved before the spawn: a daemon killed right after it still knows the kernel.
+      await this.life.persist();
+      if (this.life.closing) throw new SksdError('shutting_down');
+      kernel.process = await spawnGeneration(kernel, conda, (g) => this.life.onExit(kernel, g));
+      this.life.persistSoon();
+    } catch (error) {
+      await this.life.stop(kernel, 'start_failed', false);
+      throw error;
+    }
 
-    // The log file is already unlinked; the daemon's descriptor still reads it.
-    const stderrTail = (await readTail(output)).join('\n');
-    const reason = kernel.exited ? 'exited before answering' : 'no kernel_info_reply in time';
-    log.warn({ kernel: kernel.id, env: kernel.prefix, reason, outcome }, 'kernel failed to start');
-    throw new SksdError('kernel_start_failed', {
-      data: { stderrTail },
-      logDetail: `${kernel.user.name}: ${kernel.prefix}: ${reason}`,
+    await this.life.awaitStart(kernel, Date.now() + this.options.startTimeoutMs);
+    return { id, env: kernel.env, spyderKernels: version, connection };
+  }
+
+  /** The user's kernels, live ones first, then the recently dead with their exit. */
+  list(user: UserAccount): KernelSummary[] {
+    return this.life.listed(user).map((k) => k.summary());
+  }
+
+  /** SIGINT to the kernel's own python (not conda, which would die and forward nothing). */
+  async interrupt(user: UserAccount, id: string): Promise<{ id: string; pid: number }> {
+    const kernel = this.life.owned(user, id);
+    this.life.assertRunning(kernel);
+
+    let pid = kernel.kernelPid;
+    if (pid === null || !(await isKernelPid(kernel, pid))) pid = await findKernelPid(kernel);
+    kernel.kernelPid = pid;
+    // The pid was checked a moment ago; the window for its reuse is that moment.
+    if (pid === null || !signalProcess(pid, 'SIGINT')) {
+      throw new SksdError('kernel_not_running', { logDetail: `${id}: no kernel process found` });
+    }
+    this.options.logger.info({ user: user.name, kernel: id, pid }, 'kernel interrupted');
+    return { id, pid };
+  }
+
+  /** A new process generation with the same id, connection file, ports and key. */
+  async restart(user: UserAccount, id: string) {
+    const kernel = this.life.owned(user, id);
+    if (kernel.restarting === null) {
+      this.life.assertRunning(kernel);
+      if (this.life.closing) throw new SksdError('shutting_down');
+      const conda = await this.options.conda();
+      if (conda === null) throw new SksdError('conda_unavailable');
+      this.life.assertRunning(kernel);
+      kernel.restarting = this.life.restart(kernel, conda).finally(() => (kernel.restarting = null));
+    }
+
+    await kernel.restarting;
+    return { id, restarts: kernel.restarts, connection: kernel.connection };
+  }
+
+  /** Stops one of the user's kernels: shutdown_request, SIGTERM, SIGKILL, with deadlines. */
+  async shutdown(user: UserAccount, id: string): Promise<ShutdownResult> {
+    const dead = this.life.forgetDead(user, id);
+    if (dead !== undefined) {
+      const { exitCode, signal } = dead.exit ?? { exitCode: null, signal: null };
+      return { id, outcome: 'already_dead', exitCode, signal: signal as NodeJS.Signals | null, durationMs: 0 };
+    }
+
+    const outcome = await this.life.stop(this.life.owned(user, id), 'shutdown', true);
+    const { how, exitCode, signal, durationMs } = outcome;
+    return { id, outcome: how, exitCode, signal, durationMs };
+  }
+
+  /** At daemon start: adopt or stop the previous daemon's kernels (kernels.onDaemonStop). */
+  async recover(): Promise<void> {
+    const store = this.life.store;
+    if (store === null) return;
+
+    const recovered = await recoverKernels({
+      records: await store.load(),
+      adopt: this.options.onDaemonStop === 'keep',
+      runtimeDir: this.options.runtimeDir,
+      termGraceMs: this.options.shutdownGraceMs,
+      lookupUser: this.options.lookupUser ?? lookupUser,
+      logger: this.options.logger.child({ component: 'recovery' }),
     });
+    await this.life.adopt(recovered.adopted, recovered.lost);
   }
 
-  /** Stops a kernel once; every caller gets the same outcome. */
-  private stop(kernel: Kernel, polite: boolean): Promise<TerminationOutcome> {
-    if (kernel.stopping !== null) return kernel.stopping;
-
-    const wasRunning = kernel.state === 'running';
-    kernel.state = 'stopping';
-    this.emitState(kernel);
-    kernel.stopping = this.terminate(kernel, polite && wasRunning);
-    return kernel.stopping;
+  /** At daemon stop: stop every kernel, or leave them for the next daemon, as configured. */
+  async close(): Promise<void> {
+    this.culler.stop();
+    if (this.options.onDaemonStop === 'keep') await this.life.detachAll([...this.starting]);
+    else await this.shutdownAll();
   }
 
-  private async terminate(kernel: Kernel, polite: boolean): Promise<TerminationOutcome> {
-    const graceMs = this.options.shutdownGraceMs;
-    const logger = this.options.logger.child({ user: kernel.user.name, kernel: kernel.id });
-    const request = () => requestShutdown(kernel.connection, Date.now() + graceMs);
-
-    const pgid = kernel.pgid;
-    const outcome: TerminationOutcome =
-      pgid === null
-        ? { how: 'already_dead', exitCode: null, signal: null, durationMs: 0, survivors: [] }
-        : await terminateGroup({
-            pgid,
-            leader: kernel.child,
-            polite: polite ? { request, graceMs, settleMs: SETTLE_AFTER_REPLY_MS } : undefined,
-            termGraceMs: graceMs,
-            logger,
-          });
-
-    // The directory is the user's: a file they replaced by a directory must not wedge the state.
-    await Promise.all([removeFile(kernel.files.connection), removeFile(kernel.files.log)]).catch(
-      (err: unknown) => logger.warn({ err }, 'could not remove kernel files'),
-    );
-    kernel.state = 'dead';
-    this.kernels.delete(kernel.id);
-    this.emitState(kernel);
-    logger.info({ outcome }, 'kernel stopped');
-    return outcome;
+  /** Stops every kernel; later starts fail with shutting_down. */
+  async shutdownAll(): Promise<void> {
+    this.culler.stop();
+    await this.life.stopAll([...this.starting]);
   }
 
   /** Tells listeners; a listener that throws is logged, it never breaks a start or a stop. */
-  private emitState(kernel: Kernel): void {
-    const event = { id: kernel.id, user: kernel.user.name, env: kernel.env, state: kernel.state };
+  private emitState(event: KernelEvent): void {
     try {
       this.emit('state', event);
     } catch (err) {
       this.options.logger.error({ err, event }, 'kernel state listener threw');
     }
-  }
-
-  /** The user's kernels that are not dead, oldest first. */
-  list(user: UserAccount): KernelSummary[] {
-    return [...this.kernels.values()].filter((k) => k.ownedBy(user)).map((k) => k.summary());
-  }
-
-  /** Stops one of the user's kernels: shutdown_request, SIGTERM, SIGKILL, with deadlines. */
-  async shutdown(user: UserAccount, id: string): Promise<ShutdownResult> {
-    const kernel = this.kernels.get(id);
-    if (kernel === undefined || !kernel.ownedBy(user)) throw new SksdError('unknown_kernel');
-
-    const outcome = await this.stop(kernel, true);
-    const { how, exitCode, signal, durationMs } = outcome;
-    return { id, outcome: how, exitCode, signal, durationMs };
-  }
-
-  /** Stops every kernel, for daemon shutdown; later starts fail with shutting_down. */
-  async shutdownAll(): Promise<void> {
-    this.closing = true;
-    const stops = [...this.kernels.values()].map((kernel) => this.stop(kernel, true));
-    await Promise.allSettled([...stops, ...this.starting]);
   }
 }

@@ -11,6 +11,9 @@ const DELIMITER = '<IDS|MSG>';
 /** Messaging spec version this client speaks. */
 export const PROTOCOL_VERSION = '5.3';
 
+/** The `username` in every header the daemon sends: its own requests are not client activity. */
+export const DAEMON_USERNAME = 'sksd';
+
 /** A message header. */
 export interface Header {
   readonly msg_id: string;
@@ -38,7 +41,7 @@ export function makeRequest(
   const header: Header = {
     msg_id: randomUUID(),
     session,
-    username: 'sksd',
+    username: DAEMON_USERNAME,
     date: new Date().toISOString(),
     msg_type: msgType,
     version: PROTOCOL_VERSION,

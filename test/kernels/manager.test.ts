@@ -169,10 +169,10 @@ describe('KernelManager', () => {
     expect(KERNEL_ENV).toEqual(expect.arrayContaining(seen.env as string[]));
 
     const [summary] = manager.list(alice);
-    expect(summary).toMatchObject({ id: result.id, env: 'work', state: 'running' });
+    expect(summary).toMatchObject({ id: result.id, env: 'work', state: 'idle' });
     first = { id: result.id, connection: result.connection, pgid: summary?.pid as number };
     const states = events.filter((e) => e.id === result.id).map((e) => e.state);
-    expect(states).toEqual(['starting', 'running']);
+    expect(states).toEqual(['starting', 'idle']);
   });
 
   it('starts a second kernel by prefix in a requested directory, up to perUser', async () => {
@@ -187,7 +187,7 @@ describe('KernelManager', () => {
 
     const error = await expectCode(start(manager, alice, 'work'), 'limit_reached');
     expect(error.toWire().data).toMatchObject({ name: 'limit_reached', limit: 2 });
-    expect(manager.list(alice).map((k) => k.state)).toEqual(['running', 'running']);
+    expect(manager.list(alice).map((k) => k.state)).toEqual(['idle', 'idle']);
   });
 
   it('keeps users apart', async () => {
@@ -208,7 +208,7 @@ describe('KernelManager', () => {
     expect(existsSync(join(userDir(alice), `kernel-${first.id}.log`))).toBe(false);
     expect(manager.list(alice).map((k) => k.id)).not.toContain(first.id);
     const states = events.filter((e) => e.id === first.id).map((e) => e.state);
-    expect(states).toEqual(['starting', 'running', 'stopping', 'dead']);
+    expect(states).toEqual(['starting', 'idle', 'stopping', 'dead']);
     await expectCode(manager.shutdown(alice, first.id), 'unknown_kernel');
   });
 
@@ -223,8 +223,14 @@ describe('KernelManager', () => {
     process.kill(pgid, 'SIGTERM');
     await dead;
     expect(await liveMembers(pgid)).toEqual([]);
-    expect(manager.list(alice)).toEqual([]);
     expect(readdirSync(userDir(alice))).toEqual([]);
+    // Listed as dead with how it ended, until its owner acknowledges it with a shutdown.
+    const [gone] = manager.list(alice);
+    expect(gone).toMatchObject({ id: kernel?.id, state: 'dead', pid: pgid });
+    expect(gone?.exit).toMatchObject({ reason: 'exited', exitCode: null, signal: 'SIGTERM' });
+    const ack = await manager.shutdown(alice, kernel?.id as string);
+    expect(ack).toMatchObject({ outcome: 'already_dead', signal: 'SIGTERM' });
+    expect(manager.list(alice)).toEqual([]);
   });
 
   it('reports a kernel that exits at once with its output’s tail, leaving nothing', async () => {

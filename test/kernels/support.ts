@@ -1,0 +1,63 @@
+/** Helpers shared by the kernel lifecycle tests: processes of a user, coded errors, polling. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect } from 'vitest';
+import { SksdError } from '../../src/rpc/errors.js';
+import { createEnvWithoutSpyderKernels, type CondaRoot } from '../helpers/conda.js';
+
+/** Pids of processes of a uid that are alive and not zombies. */
+export function processesOfUid(uid: number): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const mine = new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(status);
+        return mine && !/^State:\s+Z/m.test(status);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Polls until `check` holds or `timeoutMs` passes; returns its last value. */
+export async function eventually<T>(
+  probe: () => T | Promise<T>,
+  check: (value: T) => boolean,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (check(value) || Date.now() > deadline) return value;
+    await sleep(100);
+  }
+}
+
+/** Awaits a rejection with the named SksdError and returns it. */
+export async function expectCode(promise: Promise<unknown>, name: string): Promise<SksdError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SksdError);
+  expect((error as SksdError).errorName).toBe(name);
+  return error as SksdError;
+}
+
+/**
+ * A STAND-IN environment whose spyder_kernels reports `version` but is not a kernel: enough for
+ * the compatibility check, which refuses before anything is spawned.
+ */
+export function createEnvReportingVersion(root: CondaRoot, name: string, version: string): string {
+  const prefix = createEnvWithoutSpyderKernels(root, name);
+  const python = join(prefix, 'bin', 'python');
+  const code = 'import sysconfig; print(sysconfig.get_paths()["purelib"])';
+  const site = execFileSync(python, ['-c', code], { encoding: 'utf8' }).trim();
+  mkdirSync(join(site, 'spyder_kernels'), { recursive: true });
+  writeFileSync(join(site, 'spyder_kernels', '__init__.py'), `__version__ = "${version}"\n`);
+  return prefix;
+}
