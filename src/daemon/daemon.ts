@@ -5,6 +5,7 @@
  */
 import { chmod, mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { LoginService } from '../auth/login.js';
 import { PamAuthenticator } from '../auth/pam.js';
 import { EnvAdmin } from '../conda/admin.js';
@@ -79,6 +80,19 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
     get perUser() {
       return current.kernels.perUser;
     },
+    get total() {
+      return current.kernels.total;
+    },
+    get idleTimeoutMs() {
+      return current.kernels.idleTimeout * 1000;
+    },
+    get cullConnected() {
+      return current.kernels.cullConnected;
+    },
+    get onDaemonStop() {
+      return current.kernels.onDaemonStop;
+    },
+    stateFile: join(settings.stateDir, 'kernels.json'),
     logger: logger.child({ component: 'kernels' }),
   });
 
@@ -132,6 +146,8 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
 
   let address: AddressInfo;
   try {
+    // Before listening: the previous daemon's kernels are adopted or stopped (onDaemonStop).
+    await kernels.recover();
     address = await server.listen(config.listen.port, config.listen.address);
   } catch (error) {
     await pam.close();
@@ -162,7 +178,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
       clearInterval(pruner);
       // Stop taking calls first, so no kernel starts while the others are being stopped.
       await server.close();
-      await Promise.all([kernels.shutdownAll(), envAdmin.shutdown()]);
+      await Promise.all([kernels.close(), envAdmin.shutdown()]);
       await pam.close();
       await removeEndpoint(settings.runtimeDir);
       state = 'stopped';
