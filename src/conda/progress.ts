@@ -86,7 +86,7 @@ export class RecordSplitter {
 
 /** Turns fetch records into throttled progress events. */
 export class ProgressReporter {
-  private readonly packages = new Map<string, { fraction: number; sentFraction: number }>();
+  private readonly packages = new Map<string, { fraction: number; sentFraction: number; done: boolean }>();
   private finished = 0;
   private phase: OpPhase = 'solving';
   private lastSent = 0;
@@ -107,12 +107,13 @@ export class ProgressReporter {
     const name = packageOf(record.fetch);
     let entry = this.packages.get(name);
     if (entry === undefined) {
-      entry = { fraction: 0, sentFraction: -1 };
+      entry = { fraction: 0, sentFraction: -1, done: false };
       this.packages.set(name, entry);
     }
-    if (entry.fraction >= 1) return; // already reported finished
+    if (entry.done) return; // already reported finished
 
     entry.fraction = record.finished ? 1 : record.progress;
+    entry.done = record.finished;
     if (record.finished) this.finished += 1;
     this.phase = 'downloading';
 
