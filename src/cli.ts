@@ -8,6 +8,7 @@ import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js';
 import { RpcConnectionError, RpcError } from './rpc/client.js';
 import * as client from './cli/commands.js';
 import { addEnvCommands } from './cli/env-commands.js';
+import { addKernelCommands } from './cli/kernel-commands.js';
 import { serve } from './cli/serve.js';
 import { VERSION } from './version.js';
 
@@ -60,20 +61,7 @@ program.addCommand(clientCommand('login', 'log in and keep a session token').act
 program.addCommand(clientCommand('envs', 'list your conda environments').action(client.envsCommand));
 addEnvCommands(program, clientCommand);
 
-const kernel = program.command('kernel').description('start, list and stop your kernels');
-kernel.addCommand(
-  clientCommand('start', 'start a kernel and write its connection file')
-    .requiredOption('-e, --env <env>', 'conda environment name or prefix')
-    .option('--cwd <dir>', 'working directory (default: your home)')
-    .option('-o, --out <file>', 'connection file (default: in the Jupyter runtime directory)')
-    .action(client.kernelStartCommand),
-);
-kernel.addCommand(clientCommand('list', 'list your kernels').action(client.kernelListCommand));
-kernel.addCommand(
-  clientCommand('stop', 'stop one of your kernels')
-    .argument('<id>', 'kernel id')
-    .action((id: string, opts) => client.kernelStopCommand({ ...opts, id })),
-);
+addKernelCommands(program, clientCommand);
 
 try {
   await program.parseAsync();

@@ -64,7 +64,9 @@ async function socketInodes(pid: number): Promise<Set<string>> {
   const links = await Promise.all(
     fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')),
   );
-  return new Set(links.map((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1]).filter((n) => n !== undefined));
+  return new Set(
+    links.map((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1]).filter((n) => n !== undefined),
+  );
 }
 
 /**

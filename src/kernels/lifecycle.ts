@@ -76,24 +76,36 @@ export class KernelLifecycle {
 
   /** Saves every kernel that is not dead. */
   async persist(): Promise<void> {
-    const records = [...this.kernels.values()].filter((k) => k.phase !== 'dead').map((k) => k.record());
+    const records = [...this.kernels.values()]
+      .filter((k) => k.phase !== 'dead')
+      .map((k) => k.record());
     await this.store?.save(records);
   }
 
   /** persist() where nothing waits for it; a failure is logged. */
   persistSoon(): void {
-    this.persist().catch((err: unknown) => this.options.logger.error({ err }, 'state file not saved'));
+    this.persist().catch((err: unknown) =>
+      this.options.logger.error({ err }, 'state file not saved'),
+    );
   }
 
   /** Waits for a new kernel's first answer; stops it and throws kernel_start_failed otherwise. */
   async awaitStart(kernel: Kernel, deadline: number): Promise<void> {
     const generation = kernel.process as KernelProcess;
     const started = Date.now();
-    const ok = await awaitGeneration(kernel, generation, deadline, () => kernel.phase !== 'starting');
+    const ok = await awaitGeneration(
+      kernel,
+      generation,
+      deadline,
+      () => kernel.phase !== 'starting',
+    );
     const log = this.options.logger.child({ user: kernel.user.name, kernel: kernel.id });
     if (ok) {
       await this.becomeRunning(kernel);
-      log.info({ env: kernel.prefix, pid: generation.pgid, readyMs: Date.now() - started }, 'kernel started');
+      log.info(
+        { env: kernel.prefix, pid: generation.pgid, readyMs: Date.now() - started },
+        'kernel started',
+      );
       return;
     }
 
@@ -311,7 +323,9 @@ export class KernelLifecycle {
     this.closing = true;
     this.stopPolling();
     const all = [...this.kernels.values()];
-    const stops = all.filter((k) => k.phase === 'starting').map((k) => this.stop(k, 'daemon_stopped', false));
+    const stops = all
+      .filter((k) => k.phase === 'starting')
+      .map((k) => this.stop(k, 'daemon_stopped', false));
     const restarts = all.map((k) => k.restarting).filter((r) => r !== null);
     await Promise.allSettled([...stops, ...starting, ...restarts]);
 
@@ -325,7 +339,10 @@ export class KernelLifecycle {
       kernel.log = null;
     }
     await this.persist();
-    this.options.logger.info({ kept: this.kernels.size }, 'kernels left running for the next daemon');
+    this.options.logger.info(
+      { kept: this.kernels.size },
+      'kernels left running for the next daemon',
+    );
   }
 
   private stopPolling(): void {

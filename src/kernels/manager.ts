@@ -16,7 +16,12 @@ import type { CondaExecutable } from '../conda/locate.js';
 import { resolveEnv } from '../conda/envs.js';
 import { assertCwdAllowed } from '../process/run-as-user.js';
 import { signalProcess } from '../process/tree.js';
-import { ensureUserDir, newConnection, removeFile, writeConnectionFile } from './connection-file.js';
+import {
+  ensureUserDir,
+  newConnection,
+  removeFile,
+  writeConnectionFile,
+} from './connection-file.js';
 import { createKernelLog } from './log-file.js';
 import { Kernel, type KernelEvent, type ShutdownResult } from './kernel.js';
 import type { StartRequest, StartResult } from './kernel.js';
@@ -64,7 +69,10 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
 
   constructor(private readonly options: KernelManagerOptions) {
     super();
-    const store = options.stateFile === undefined ? null : new KernelStateFile(options.stateFile, options.logger);
+    const store =
+      options.stateFile === undefined
+        ? null
+        : new KernelStateFile(options.stateFile, options.logger);
     this.life = new KernelLifecycle(options, store, (event) => this.emitState(event));
     this.culler = new IdleCuller({
       settings: () => ({
@@ -104,7 +112,9 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
     const live = [...this.life.kernels.values()];
     const mine = live.filter((k) => k.ownedBy(user)).length + (this.reserved.get(user.uid) ?? 0);
     if (mine >= this.options.perUser) {
-      throw new SksdError('limit_reached', { data: { scope: 'user', limit: this.options.perUser } });
+      throw new SksdError('limit_reached', {
+        data: { scope: 'user', limit: this.options.perUser },
+      });
     }
 
     const total = this.options.total ?? Infinity;
@@ -203,7 +213,9 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
       const conda = await this.options.conda();
       if (conda === null) throw new SksdError('conda_unavailable');
       this.life.assertRunning(kernel);
-      kernel.restarting = this.life.restart(kernel, conda).finally(() => (kernel.restarting = null));
+      kernel.restarting = this.life
+        .restart(kernel, conda)
+        .finally(() => (kernel.restarting = null));
     }
 
     await kernel.restarting;
@@ -215,7 +227,13 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
     const dead = this.life.forgetDead(user, id);
     if (dead !== undefined) {
       const { exitCode, signal } = dead.exit ?? { exitCode: null, signal: null };
-      return { id, outcome: 'already_dead', exitCode, signal: signal as NodeJS.Signals | null, durationMs: 0 };
+      return {
+        id,
+        outcome: 'already_dead',
+        exitCode,
+        signal: signal as NodeJS.Signals | null,
+        durationMs: 0,
+      };
     }
 
     const outcome = await this.life.stop(this.life.owned(user, id), 'shutdown', true);

@@ -86,7 +86,13 @@ async function lostOne(record: KernelRecord, user: UserAccount): Promise<Kernel>
   const log = await openKernelLog(record.files.log, user);
   const logTail = log === null ? [] : await readTail(log).finally(() => log.close());
   kernel.phase = 'dead';
-  kernel.exit = { reason: 'lost', exitCode: null, signal: null, at: new Date().toISOString(), logTail };
+  kernel.exit = {
+    reason: 'lost',
+    exitCode: null,
+    signal: null,
+    at: new Date().toISOString(),
+    logTail,
+  };
   return kernel;
 }
 
@@ -109,7 +115,10 @@ export async function recoverKernels(options: RecoveryOptions): Promise<Recovere
     const kernel = options.adopt ? await adoptOne(record, user, python) : null;
     if (kernel !== null) {
       adopted.push(kernel);
-      logger.info({ kernel: kernel.id, user: kernel.user.name, pgid: kernel.process?.pgid }, 'adopted');
+      logger.info(
+        { kernel: kernel.id, user: kernel.user.name, pgid: kernel.process?.pgid },
+        'adopted',
+      );
       continue;
     }
 
@@ -117,7 +126,10 @@ export async function recoverKernels(options: RecoveryOptions): Promise<Recovere
     if (options.adopt && python === undefined && user !== null && record.ready) {
       lost.push(await lostOne(record, user));
     }
-    logger.info({ kernel: record.id, user: record.user.name, running: matches.length > 0 }, 'not adopted');
+    logger.info(
+      { kernel: record.id, user: record.user.name, running: matches.length > 0 },
+      'not adopted',
+    );
   }
 
   const claimed = new Set(adopted.map((k) => k.files.connection));
@@ -139,7 +151,14 @@ async function orphans(
 ): Promise<ProcInfo[]> {
   const owners = new Map<string, number | null>();
   const ownerOf = async (dir: string): Promise<number | null> => {
-    if (!owners.has(dir)) owners.set(dir, await stat(dir).then((s) => s.uid, () => null));
+    if (!owners.has(dir))
+      owners.set(
+        dir,
+        await stat(dir).then(
+          (s) => s.uid,
+          () => null,
+        ),
+      );
     return owners.get(dir) ?? null;
   };
 

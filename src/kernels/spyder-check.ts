@@ -18,7 +18,10 @@ export function assertCompatible(spyder: string, env: ResolvedEnv, logger: Logge
   if (result.verdict === 'compatible') return;
 
   if (result.verdict === 'unknown_spyder') {
-    logger.info({ spyder, spyderKernels: have, env: env.prefix }, 'Spyder version not in the table');
+    logger.info(
+      { spyder, spyderKernels: have, env: env.prefix },
+      'Spyder version not in the table',
+    );
     return;
   }
 

@@ -72,7 +72,9 @@ export class JupyterSession {
   /** Sends code; the promise settles with its execute_reply, so a test can act meanwhile. */
   execute(code: string, timeoutSeconds = 30): Promise<SessionReply> {
     this.child.stdin.write(`${JSON.stringify({ code, timeout: timeoutSeconds })}\n`);
-    return this.nextLine((timeoutSeconds + 10) * 1000).then((line) => JSON.parse(line) as SessionReply);
+    return this.nextLine((timeoutSeconds + 10) * 1000).then(
+      (line) => JSON.parse(line) as SessionReply,
+    );
   }
 
   /** Ends the client (its sockets close with it). */

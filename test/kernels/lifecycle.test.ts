@@ -101,7 +101,12 @@ afterAll(() => {
 describe('kernel lifecycle', () => {
   it('interrupts running code with SIGINT to the python; the kernel keeps its state', async () => {
     const manager = makeManager();
-    const started = await manager.start({ user: alice, env: 'work', address: ADDRESS, spyder: '5.4.3' });
+    const started = await manager.start({
+      user: alice,
+      env: 'work',
+      address: ADDRESS,
+      spyder: '5.4.3',
+    });
     expect(started.spyderKernels).toBe('2.4.2');
     const client = await session(started.connection);
     const environ = await client.execute('import os; print(sorted(os.environ))');
@@ -109,7 +114,10 @@ describe('kernel lifecycle', () => {
     expect((await client.execute('x = 42')).status).toBe('ok');
 
     const looping = client.execute('while True: pass');
-    const busy = await eventually(() => manager.list(alice)[0], (k) => k?.state === 'busy');
+    const busy = await eventually(
+      () => manager.list(alice)[0],
+      (k) => k?.state === 'busy',
+    );
     expect(busy?.state).toBe('busy');
     const { pid } = await manager.interrupt(alice, started.id);
     expect(pid).toBe(busy?.kernelPid);
@@ -119,11 +127,14 @@ describe('kernel lifecycle', () => {
     expect((await client.execute('print(x)')).stdout.trim()).toBe('42');
     // conda, bash and python all still run: only the python got the signal.
     expect(await liveMembers(busy?.pid as number)).toHaveLength(3);
-    await eventually(() => manager.list(alice)[0]?.state, (s) => s === 'idle');
+    await eventually(
+      () => manager.list(alice)[0]?.state,
+      (s) => s === 'idle',
+    );
     await manager.shutdown(alice, started.id);
   });
 
-  it('restarts with the same id, ports and key; a connected client carries on, variables gone', async () => {
+  it('restarts on the same ports and key; a connected client carries on, variables gone', async () => {
     const manager = makeManager();
     const started = await manager.start({ user: alice, env: 'work', address: ADDRESS });
     const [before] = manager.list(alice);
@@ -172,9 +183,15 @@ describe('kernel lifecycle', () => {
       manager.start({ user: alice, env: 'work', address: ADDRESS }),
       manager.start({ user: bob, env: 'work', address: ADDRESS }),
     ]);
-    const perUser = await expectCode(manager.start({ user: alice, env: 'work', address: ADDRESS }), 'limit_reached');
+    const perUser = await expectCode(
+      manager.start({ user: alice, env: 'work', address: ADDRESS }),
+      'limit_reached',
+    );
     expect(perUser.data).toEqual({ scope: 'user', limit: 1 });
-    const total = await expectCode(manager.start({ user: carol, env: 'work', address: ADDRESS }), 'limit_reached');
+    const total = await expectCode(
+      manager.start({ user: carol, env: 'work', address: ADDRESS }),
+      'limit_reached',
+    );
     expect(total.data).toEqual({ scope: 'total', limit: 2 });
     await Promise.all([manager.shutdown(alice, a.id), manager.shutdown(bob, b.id)]);
   });
@@ -202,7 +219,9 @@ describe('kernel lifecycle', () => {
     const client = await session(started.connection);
 
     // Culled while busy, the kernel would never print: the reply is the proof.
-    expect((await client.execute('import time; time.sleep(4); print("done")')).stdout).toBe('done\n');
+    expect((await client.execute('import time; time.sleep(4); print("done")')).stdout).toBe(
+      'done\n',
+    );
     expect((await died).exit?.reason).toBe('culled');
   });
 
@@ -247,7 +266,7 @@ describe('kernels across daemon restarts', () => {
     expect(JSON.parse(readFileSync(stateFile, 'utf8')).kernels).toEqual([]);
   });
 
-  it('keep: a kernel that died meanwhile is listed as lost; orphans and stray files go', async () => {
+  it('keep: a kernel that died meanwhile is listed as lost; orphans and strays go', async () => {
     const stateFile = join(runtime, 'lost-state.json');
     const first = makeManager({ onDaemonStop: 'keep', stateFile });
     const [lost, orphan] = await Promise.all([
@@ -265,11 +284,20 @@ describe('kernels across daemon restarts', () => {
     const second = makeManager({ onDaemonStop: 'keep', stateFile });
     await second.recover();
     expect(second.list(bob)).toEqual([
-      expect.objectContaining({ id: lost.id, state: 'dead', exit: expect.objectContaining({ reason: 'lost' }) }),
+      expect.objectContaining({
+        id: lost.id,
+        state: 'dead',
+        exit: expect.objectContaining({ reason: 'lost' }),
+      }),
     ]);
     expect(await liveMembers(pids[orphan.id] as number)).toEqual([]);
     expect(processesOfUid(bob.uid)).toEqual([]);
-    expect(await eventually(() => readdirOrEmpty(join(runtime, 'kernels', bob.name)), (f) => f.length === 0)).toEqual([]);
+    expect(
+      await eventually(
+        () => readdirOrEmpty(join(runtime, 'kernels', bob.name)),
+        (f) => f.length === 0,
+      ),
+    ).toEqual([]);
   });
 
   it('stop: the next manager stops what a previous one left running', async () => {
@@ -284,7 +312,9 @@ describe('kernels across daemon restarts', () => {
     await stopper.recover();
     expect(stopper.list(carol)).toEqual([]);
     expect(await liveMembers(pgid)).toEqual([]);
-    expect(existsSync(join(runtime, 'kernels', carol.name, `kernel-${started.id}.json`))).toBe(false);
+    expect(existsSync(join(runtime, 'kernels', carol.name, `kernel-${started.id}.json`))).toBe(
+      false,
+    );
   });
 });
 

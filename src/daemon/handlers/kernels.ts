@@ -31,7 +31,10 @@ export function kernelHandlers(deps: HandlerDeps, sessions: Sessions): Handlers 
       const request = { user, env: params.env, cwd: params.cwd, spyder: params.spyder, address };
       const started = await deps.activity.track(() => deps.kernels.start(request));
       starters.set(started.id, ctx.notify);
-      ctx.logger.info({ user: user.name, remote: ctx.remoteAddress, kernel: started.id }, 'kernel started');
+      ctx.logger.info(
+        { user: user.name, remote: ctx.remoteAddress, kernel: started.id },
+        'kernel started',
+      );
       return started;
     },
 
@@ -45,7 +48,10 @@ export function kernelHandlers(deps: HandlerDeps, sessions: Sessions): Handlers 
     kernelsRestart: async (params, ctx) => {
       const user = accountOf(deps, sessions, ctx);
       const result = await deps.activity.track(() => deps.kernels.restart(user, params.id));
-      ctx.logger.info({ user: user.name, kernel: params.id, restarts: result.restarts }, 'kernel restarted');
+      ctx.logger.info(
+        { user: user.name, kernel: params.id, restarts: result.restarts },
+        'kernel restarted',
+      );
       return result;
     },
 
@@ -53,7 +59,10 @@ export function kernelHandlers(deps: HandlerDeps, sessions: Sessions): Handlers 
       const user = accountOf(deps, sessions, ctx);
       const result = await deps.kernels.shutdown(user, params.id);
       starters.delete(params.id);
-      ctx.logger.info({ user: user.name, kernel: params.id, outcome: result.outcome }, 'kernel stopped');
+      ctx.logger.info(
+        { user: user.name, kernel: params.id, outcome: result.outcome },
+        'kernel stopped',
+      );
       return { id: result.id, outcome: result.outcome, durationMs: result.durationMs };
     },
   };
