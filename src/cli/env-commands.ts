@@ -29,7 +29,10 @@ async function session<T>(options: Options, work: (c: RpcClient) => Promise<T>):
 }
 
 /** Runs one change with progress and Ctrl-C as cancel. */
-async function change<T>(options: Options, call: (c: RpcClient, op: string) => Promise<T>): Promise<T> {
+async function change<T>(
+  options: Options,
+  call: (c: RpcClient, op: string) => Promise<T>,
+): Promise<T> {
   return session(options, async (client) => {
     const op = `cli-${randomBytes(9).toString('base64url')}`;
     const view = new ProgressView();
@@ -75,11 +78,23 @@ export function addEnvCommands(program: Command, clientCommand: Factory): void {
       .option('-c, --channel <channel>', 'channel to use (repeatable)', collect)
       .option('--python <version>', 'python version, e.g. 3.11')
       .option('--shared', 'create in the conda root prefix for everyone (admins)')
-      .action(async (name: string, specs: string[], o: Options & { channel?: string[]; python?: string; shared?: boolean }) => {
-        const params = { name, packages: specs, channels: o.channel, python: o.python, shared: o.shared };
-        const result = await change(o, (c, op) => c.call(Methods.envsCreate, { ...params, op }));
-        printChange(result, o, 'created');
-      }),
+      .action(
+        async (
+          name: string,
+          specs: string[],
+          o: Options & { channel?: string[]; python?: string; shared?: boolean },
+        ) => {
+          const params = {
+            name,
+            packages: specs,
+            channels: o.channel,
+            python: o.python,
+            shared: o.shared,
+          };
+          const result = await change(o, (c, op) => c.call(Methods.envsCreate, { ...params, op }));
+          printChange(result, o, 'created');
+        },
+      ),
   );
   env.addCommand(
     clientCommand('remove', 'remove an environment and everything in it')
@@ -95,7 +110,9 @@ export function addEnvCommands(program: Command, clientCommand: Factory): void {
       .argument('<name>')
       .option('--shared', 'clone into the conda root prefix (admins)')
       .action(async (from: string, name: string, o: Options & { shared?: boolean }) => {
-        const result = await change(o, (c, op) => c.call(Methods.envsClone, { from, name, shared: o.shared, op }));
+        const result = await change(o, (c, op) =>
+          c.call(Methods.envsClone, { from, name, shared: o.shared, op }),
+        );
         printChange(result, o, 'cloned');
       }),
   );
@@ -105,10 +122,16 @@ export function addEnvCommands(program: Command, clientCommand: Factory): void {
       .option('--spyder <version>', 'your Spyder version, e.g. 6.0.3')
       .action(async (envName: string, o: Options & { spyder?: string }) => {
         const params = { env: envName, spyder: o.spyder };
-        const result = await change(o, (c, op) => c.call(Methods.envsEnsureKernel, { ...params, op }));
+        const result = await change(o, (c, op) =>
+          c.call(Methods.envsEnsureKernel, { ...params, op }),
+        );
         if (o.json) return print(JSON.stringify(result, null, 2));
         const was = result.before ?? 'none';
-        print(result.changed ? `installed ${result.spec} (was ${was}, now ${result.after ?? 'none'})` : `spyder-kernels ${was} already fits`);
+        print(
+          result.changed
+            ? `installed ${result.spec} (was ${was}, now ${result.after ?? 'none'})`
+            : `spyder-kernels ${was} already fits`,
+        );
       }),
   );
 
@@ -134,7 +157,11 @@ function addPackageCommands(program: Command, clientCommand: Factory): void {
       .option('-c, --channel <channel>', 'channel to use (repeatable)', collect)
       .action(async (envName: string, specs: string[], o: Options & { channel?: string[] }) => {
         const params = { env: envName, specs, channels: o.channel };
-        printChange(await change(o, (c, op) => c.call(Methods.packagesInstall, { ...params, op })), o, 'installed');
+        printChange(
+          await change(o, (c, op) => c.call(Methods.packagesInstall, { ...params, op })),
+          o,
+          'installed',
+        );
       }),
   );
   pkg.addCommand(
@@ -143,7 +170,11 @@ function addPackageCommands(program: Command, clientCommand: Factory): void {
       .argument('<names...>')
       .action(async (envName: string, names: string[], o: Options) => {
         const params = { env: envName, names };
-        printChange(await change(o, (c, op) => c.call(Methods.packagesRemove, { ...params, op })), o, 'removed');
+        printChange(
+          await change(o, (c, op) => c.call(Methods.packagesRemove, { ...params, op })),
+          o,
+          'removed',
+        );
       }),
   );
   pkg.addCommand(
@@ -154,7 +185,11 @@ function addPackageCommands(program: Command, clientCommand: Factory): void {
       .action(async (envName: string, names: string[], o: Options & { all?: boolean }) => {
         const which = o.all === true ? { all: true as const } : { names };
         const params = { env: envName, ...which };
-        printChange(await change(o, (c, op) => c.call(Methods.packagesUpdate, { ...params, op })), o, 'updated');
+        printChange(
+          await change(o, (c, op) => c.call(Methods.packagesUpdate, { ...params, op })),
+          o,
+          'updated',
+        );
       }),
   );
 }
@@ -162,7 +197,9 @@ function addPackageCommands(program: Command, clientCommand: Factory): void {
 function addChannelCommands(program: Command, clientCommand: Factory): void {
   const show = (o: Options, lists: { channels: string[]; effective: string[] }) => {
     if (o.json) return print(JSON.stringify(lists, null, 2));
-    print(`your channels (~/.condarc), highest priority first: ${lists.channels.join(', ') || '(none)'}`);
+    print(
+      `your channels (~/.condarc), highest priority first: ${lists.channels.join(', ') || '(none)'}`,
+    );
     print(`channels conda uses: ${lists.effective.join(', ')}`);
   };
   const channel = program.command('channel').description('your conda channels (~/.condarc)');
@@ -177,7 +214,8 @@ function addChannelCommands(program: Command, clientCommand: Factory): void {
       .option('--bottom', 'add with the lowest priority')
       .option('--position <n>', 'add at this index (0 is the highest priority)')
       .action(async (name: string, o: Options & { bottom?: boolean; position?: string }) => {
-        const position = o.position !== undefined ? Number(o.position) : o.bottom ? 'bottom' : 'top';
+        const position =
+          o.position !== undefined ? Number(o.position) : o.bottom ? 'bottom' : 'top';
         show(o, await session(o, (c) => c.call(Methods.channelsAdd, { channel: name, position })));
       }),
   );

@@ -14,7 +14,10 @@ export class ProgressView {
   private readonly seen = new Set<string>();
 
   constructor(
-    private readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number } = process.stderr,
+    private readonly out: NodeJS.WritableStream & {
+      isTTY?: boolean;
+      columns?: number;
+    } = process.stderr,
     private readonly tty = out.isTTY === true,
   ) {}
 
@@ -46,7 +49,8 @@ export class ProgressView {
   private draw(p: OpsProgressParams): void {
     // conda announces no total: the bar counts finished downloads among those seen so far,
     // plus the share of the one in progress.
-    const partial = p.phase === 'downloading' && p.fraction !== undefined && p.fraction < 1 ? p.fraction : 0;
+    const partial =
+      p.phase === 'downloading' && p.fraction !== undefined && p.fraction < 1 ? p.fraction : 0;
     const share = p.total === 0 ? (p.phase === 'linking' ? 1 : 0) : (p.done + partial) / p.total;
     const filled = Math.round(Math.min(1, share) * WIDTH);
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}]`;

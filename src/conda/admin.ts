@@ -1,31 +1,25 @@
 /**
- * Environment administration: the service behind envs.create/remove/clone/ensureKernel (here),
- * packages.* (packages.ts) and channels.* (channels.ts). Each action is the same short sequence:
+ * Environment administration: the service behind envs.* (env-ops.ts), packages.* (packages.ts)
+ * and channels.* (channels.ts). Each action is the same short sequence:
  * policy and validation before anything runs, the target environment and the account to run as,
  * then one conda command as an operation (progress, cancel, one change per environment), and an
  * audit line whatever happens.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { UserAccount } from '../auth/users.js';
-import { kernelRequirement, checkCompatibility } from '../kernels/compat.js';
 import { SksdError } from '../rpc/errors.js';
 import type { ChangeResult, OpsProgressParams } from '../rpc/methods-admin.js';
 import { runAsUser } from '../process/run-as-user.js';
 import * as argv from './argv.js';
 import { audited, type AuditTrail, type Caller } from './audit.js';
 import { changeOf, channelsOf } from './conda-json.js';
-import { probeSpyderKernels } from './envs.js';
 import { condaFailure, succeeded } from './failures.js';
 import type { CondaExecutable } from './locate.js';
 import { Operations, type Operation } from './operations.js';
 import type { EnvPolicy } from './policy.js';
 import { ProgressReporter } from './progress.js';
 import { parseDocument, runConda, type CondaOutcome } from './run-conda.js';
-import { parseSpec, pythonSpec, validateChannel, validateEnvName, validateEnvRef } from './specs.js';
-import { changeTarget, newTarget, rootPrefixOf, umaskFor, userEnvs } from './targets.js';
-import type { EnvTarget } from './targets.js';
+import { umaskFor, type EnvTarget } from './targets.js';
 
 export type { Caller } from './audit.js';
 
@@ -67,7 +61,12 @@ export class EnvAdmin {
   constructor(readonly options: EnvAdminOptions) {
     this.logger = options.logger;
     // Read at each start, so that a reloaded policy.operationTimeout applies to the next change.
-    const timing = { get timeoutMs() { return options.operationTimeoutMs; }, logger: options.logger };
+    const timing = {
+      get timeoutMs() {
+        return options.operationTimeoutMs;
+      },
+      logger: options.logger,
+    };
     this.operations = new Operations(timing);
   }
 
@@ -89,7 +88,10 @@ export class EnvAdmin {
 
   /** Runs a short conda command (list, config) as the user and returns its JSON document. */
   async short(user: UserAccount, command: readonly string[], what: string): Promise<unknown> {
-    const result = await runAsUser(user, command, { timeoutMs: SHORT_TIMEOUT_MS, logger: this.logger });
+    const result = await runAsUser(user, command, {
+      timeoutMs: SHORT_TIMEOUT_MS,
+      logger: this.logger,
+    });
     const json = parseDocument(result.stdout);
     const outcome: CondaOutcome = {
       argv: command,
@@ -109,13 +111,20 @@ export class EnvAdmin {
    * (conda's own -c). With one: exactly the request's, else the configured ones, every one checked,
    * passed with --override-channels so that no .condarc can add another.
    */
-  async channelChoice(runAs: UserAccount, requested: readonly string[]): Promise<argv.ChannelChoice> {
+  async channelChoice(
+    runAs: UserAccount,
+    requested: readonly string[],
+  ): Promise<argv.ChannelChoice> {
     if (!this.policy.restrictsChannels) return { channels: requested, override: false };
 
     let channels = requested;
     if (channels.length === 0) {
       const conda = await this.conda();
-      const json = await this.short(runAs, argv.configArgv(conda, argv.SHOW_CHANNELS), 'config --show');
+      const json = await this.short(
+        runAs,
+        argv.configArgv(conda, argv.SHOW_CHANNELS),
+        'config --show',
+      );
       channels = channelsOf(json).shown ?? [];
     }
     this.policy.assertChannels(channels);
@@ -129,7 +138,12 @@ export class EnvAdmin {
     const label = target.name;
     trail.env = target.prefix;
     trail.runAs = target.runAs.name;
-    const spec = { id: request.opId, user: caller.account, connectionId: caller.connectionId, method };
+    const spec = {
+      id: request.opId,
+      user: caller.account,
+      connectionId: caller.connectionId,
+      method,
+    };
 
     return this.operations.run({ ...spec, env: label, locks }, async (op) => {
       trail.op = op.id;
@@ -154,124 +168,16 @@ export class EnvAdmin {
           reporter.enter('cleanup');
           await request.cleanup();
         }
-        throw outcome.stopped !== null || op.reason !== null ? op.cancelledError() : condaFailure(outcome, method);
+        throw outcome.stopped !== null || op.reason !== null
+          ? op.cancelledError()
+          : condaFailure(outcome, method);
       }
-      return { op: op.id, env: { name: target.name, prefix: target.prefix }, ...changeOf(outcome.json), durationMs: outcome.durationMs };
-    });
-  }
-
-  /** Removes what a failed or cancelled create left: conda remove --all if conda made an env. */
-  private async removeLeftover(conda: CondaExecutable, target: EnvTarget): Promise<void> {
-    if (!existsSync(target.prefix)) return;
-
-    if (existsSync(join(target.prefix, 'conda-meta'))) {
-      const signal = AbortSignal.timeout(SHORT_TIMEOUT_MS * 5);
-      const command = argv.removeArgv(conda, target.prefix, 'all');
-      const umask = umaskFor(target);
-      await runConda(target.runAs, command, { logger: this.logger, signal, cancelGraceMs: 5000, umask });
-    } else {
-      // Not a conda environment: only an empty directory is removed; anything else is left.
-      await runAsUser(target.runAs, ['/bin/rmdir', '--', target.prefix], { timeoutMs: 10_000, logger: this.logger });
-    }
-    if (existsSync(target.prefix)) this.logger.warn({ prefix: target.prefix }, 'a failed create left its prefix');
-  }
-
-  /** envs.create. */
-  create(
-    caller: Caller,
-    params: { name: string; packages?: string[]; channels?: string[]; python?: string; shared?: boolean; op?: string },
-    progress: ProgressSink,
-  ): Promise<ChangeResult> {
-    return this.audited(caller, 'envs.create', async (trail) => {
-      const user = caller.account;
-      this.policy.assertEnabled(user, 'envs.create');
-      const name = validateEnvName(params.name);
-      const specs = (params.packages ?? []).map((s) => parseSpec(s, 'packages'));
-      if (params.python !== undefined) specs.push(pythonSpec(params.python));
-      const channels = (params.channels ?? []).map((c) => validateChannel(c, 'channels'));
-      trail.details = { name, specs: specs.map((s) => s.spec), channels, shared: params.shared === true };
-      this.policy.assertSpecs(specs);
-      this.policy.assertChannels(channels);
-
-      const conda = await this.conda();
-      const target = await newTarget(this.targets(conda), user, name, params.shared === true, 'envs.create');
-      const choice = await this.channelChoice(target.runAs, channels);
-      const command = argv.createArgv(conda, target.prefix, specs.map((s) => s.spec), choice);
-      const cleanup = () => this.removeLeftover(conda, target);
-      return this.change({ caller, method: 'envs.create', opId: params.op, target, argv: command, progress, trail, cleanup });
-    });
-  }
-
-  /** envs.remove: conda remove --all, refused for base and for an environment a kernel runs in. */
-  remove(caller: Caller, params: { name: string; op?: string }, progress: ProgressSink) {
-    return this.audited(caller, 'envs.remove', async (trail) => {
-      const user = caller.account;
-      this.policy.assertEnabled(user, 'envs.remove');
-      const ref = validateEnvRef(params.name, 'name');
-      const conda = await this.conda();
-      const target = await changeTarget(this.targets(conda), user, ref, 'envs.remove');
-      if (!target.shared) this.policy.assertMayCreate(user, 'envs.remove');
-      if (target.prefix === rootPrefixOf(conda)) {
-        throw new SksdError('forbidden', { data: { reason: 'base', action: 'envs.remove' } });
-      }
-      if (this.options.inUse?.(user, target) === true) {
-        throw new SksdError('env_busy', { data: { env: target.name, reason: 'kernel' } });
-      }
-      const command = argv.removeArgv(conda, target.prefix, 'all');
-      return this.change({ caller, method: 'envs.remove', opId: params.op, target, argv: command, progress, trail });
-    });
-  }
-
-  /** envs.clone: conda create --clone, the source locked so that it does not change meanwhile. */
-  clone(caller: Caller, params: { from: string; name: string; shared?: boolean; op?: string }, progress: ProgressSink) {
-    return this.audited(caller, 'envs.clone', async (trail) => {
-      const user = caller.account;
-      this.policy.assertEnabled(user, 'envs.clone');
-      const from = validateEnvRef(params.from, 'from');
-      const name = validateEnvName(params.name);
-      trail.details = { from, name, shared: params.shared === true };
-
-      const conda = await this.conda();
-      const ctx = this.targets(conda);
-      const source = (await userEnvs(ctx, user)).find((e) => (from.startsWith('/') ? e.prefix : e.name) === from);
-      if (source === undefined) throw new SksdError('env_not_found', { logDetail: `${user.name}: ${from}` });
-      const target = await newTarget(ctx, user, name, params.shared === true, 'envs.clone');
-      const command = argv.cloneArgv(conda, target.prefix, source.prefix);
-      const cleanup = () => this.removeLeftover(conda, target);
-      const extraLocks = [source.prefix];
-      return this.change({ caller, method: 'envs.clone', opId: params.op, target, argv: command, progress, trail, cleanup, extraLocks });
-    });
-  }
-
-  /** envs.ensureKernel: installs the spyder-kernels series the client's Spyder needs, if missing. */
-  ensureKernel(caller: Caller, params: { env: string; spyder?: string; op?: string }, progress: ProgressSink) {
-    return this.audited(caller, 'envs.ensureKernel', async (trail) => {
-      const user = caller.account;
-      this.policy.assertEnabled(user, 'envs.ensureKernel');
-      const ref = validateEnvRef(params.env);
-      const requirement = params.spyder === undefined ? null : kernelRequirement(params.spyder);
-      if (params.spyder !== undefined && requirement === null) {
-        throw new SksdError('spyder_version_unknown', { data: { spyder: params.spyder.slice(0, 32) } });
-      }
-      const conda = await this.conda();
-      const target = await changeTarget(this.targets(conda), user, ref, 'envs.ensureKernel');
-      const env = { name: target.name, prefix: target.prefix };
-      const probe = () => probeSpyderKernels(target.runAs, target.prefix, { logger: this.logger });
-      const before = await probe();
-
-      const fits =
-        before.importable &&
-        (params.spyder === undefined || checkCompatibility(params.spyder, before.version).verdict === 'compatible');
-      if (fits) return { op: null, env, spec: null, changed: false, before: before.version, after: before.version };
-
-      const spec = parseSpec(requirement?.spec ?? 'spyder-kernels');
-      trail.details = { spec: spec.spec, spyder: requirement?.spyder ?? null };
-      this.policy.assertSpecs([spec]);
-      const choice = await this.channelChoice(target.runAs, []);
-      const command = argv.installArgv(conda, target.prefix, [spec.spec], choice);
-      const result = await this.change({ caller, method: 'envs.ensureKernel', opId: params.op, target, argv: command, progress, trail });
-      const after = await probe();
-      return { op: result.op, env, spec: spec.spec, changed: true, before: before.version, after: after.version };
+      return {
+        op: op.id,
+        env: { name: target.name, prefix: target.prefix },
+        ...changeOf(outcome.json),
+        durationMs: outcome.durationMs,
+      };
     });
   }
 

@@ -36,7 +36,14 @@ export function createArgv(
   specs: readonly string[],
   choice: ChannelChoice = NO_CHANNELS,
 ): string[] {
-  const base = [conda.path, 'create', '--yes', '--json', `--prefix=${prefix}`, ...channelArgs(choice)];
+  const base = [
+    conda.path,
+    'create',
+    '--yes',
+    '--json',
+    `--prefix=${prefix}`,
+    ...channelArgs(choice),
+  ];
   return specs.length === 0 ? base : [...base, '--', ...specs];
 }
 
@@ -53,7 +60,16 @@ export function installArgv(
   specs: readonly string[],
   choice: ChannelChoice = NO_CHANNELS,
 ): string[] {
-  return [conda.path, 'install', '--yes', '--json', `--prefix=${prefix}`, ...channelArgs(choice), '--', ...specs];
+  return [
+    conda.path,
+    'install',
+    '--yes',
+    '--json',
+    `--prefix=${prefix}`,
+    ...channelArgs(choice),
+    '--',
+    ...specs,
+  ];
 }
 
 /** conda update --prefix=P -- NAMES, or --all. */
@@ -63,12 +79,23 @@ export function updateArgv(
   names: readonly string[] | 'all',
   choice: ChannelChoice = NO_CHANNELS,
 ): string[] {
-  const base = [conda.path, 'update', '--yes', '--json', `--prefix=${prefix}`, ...channelArgs(choice)];
+  const base = [
+    conda.path,
+    'update',
+    '--yes',
+    '--json',
+    `--prefix=${prefix}`,
+    ...channelArgs(choice),
+  ];
   return names === 'all' ? [...base, '--all'] : [...base, '--', ...names];
 }
 
 /** conda remove --prefix=P -- NAMES, or the whole environment with --all. */
-export function removeArgv(conda: CondaExecutable, prefix: string, names: readonly string[] | 'all') {
+export function removeArgv(
+  conda: CondaExecutable,
+  prefix: string,
+  names: readonly string[] | 'all',
+) {
   const base = [conda.path, 'remove', '--yes', '--json', `--prefix=${prefix}`];
   return names === 'all' ? [...base, '--all'] : [...base, '--', ...names];
 }

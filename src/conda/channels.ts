@@ -23,7 +23,11 @@ export async function listChannels(admin: EnvAdmin, caller: Caller): Promise<Cha
   const conda = await admin.conda();
   const user = caller.account;
   const own = await admin.short(user, argv.configArgv(conda, argv.GET_CHANNELS), 'config --get');
-  const shown = await admin.short(user, argv.configArgv(conda, argv.SHOW_CHANNELS), 'config --show');
+  const shown = await admin.short(
+    user,
+    argv.configArgv(conda, argv.SHOW_CHANNELS),
+    'config --show',
+  );
   return { channels: channelsOf(own).own ?? [], effective: channelsOf(shown).shown ?? [] };
 }
 
@@ -33,11 +37,22 @@ function addsInOrder(channels: readonly string[]): string[][] {
 }
 
 /** Runs config operations on the caller's .condarc, one change per user at a time. */
-async function edit(admin: EnvAdmin, caller: Caller, method: string, plan: (own: string[]) => string[][]) {
+async function edit(
+  admin: EnvAdmin,
+  caller: Caller,
+  method: string,
+  plan: (own: string[]) => string[][],
+) {
   const conda = await admin.conda();
   const user = caller.account;
   const lock = `condarc:${user.uid}`;
-  const request = { user, connectionId: caller.connectionId, method, env: '~/.condarc', locks: [lock] };
+  const request = {
+    user,
+    connectionId: caller.connectionId,
+    method,
+    env: '~/.condarc',
+    locks: [lock],
+  };
   await admin.operations.run(request, async () => {
     const own = (await listChannels(admin, caller)).channels;
     const ops = plan(own);

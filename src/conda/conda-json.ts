@@ -27,13 +27,23 @@ export function packageRef(record: unknown): PackageRef | null {
     const [channel, dist] = record.includes('::') ? record.split('::', 2) : ['', record];
     const match = /^(.+)-([^-]+)-([^-]+)$/.exec(dist ?? '');
     if (match === null) return null;
-    return { name: match[1] ?? '', version: match[2] ?? '', build: match[3] ?? '', channel: channel ?? '' };
+    return {
+      name: match[1] ?? '',
+      version: match[2] ?? '',
+      build: match[3] ?? '',
+      channel: channel ?? '',
+    };
   }
   const parsed = DistFields.safeParse(record);
   if (!parsed.success) return null;
 
   const r = parsed.data;
-  return { name: r.name, version: r.version, build: r.build_string ?? r.build ?? '', channel: r.channel ?? '' };
+  return {
+    name: r.name,
+    version: r.version,
+    build: r.build_string ?? r.build ?? '',
+    channel: r.channel ?? '',
+  };
 }
 
 function refs(records: readonly unknown[] | undefined): PackageRef[] {
@@ -41,7 +51,11 @@ function refs(records: readonly unknown[] | undefined): PackageRef[] {
 }
 
 /** What a change did, from its final document. */
-export function changeOf(json: unknown): { link: PackageRef[]; unlink: PackageRef[]; message: string | null } {
+export function changeOf(json: unknown): {
+  link: PackageRef[];
+  unlink: PackageRef[];
+  message: string | null;
+} {
   const doc = ChangeDoc.safeParse(json);
   if (!doc.success) return { link: [], unlink: [], message: null };
   return {
@@ -65,5 +79,8 @@ const ChannelsDoc = z.object({
 export function channelsOf(json: unknown): { own: string[] | null; shown: string[] | null } {
   const doc = ChannelsDoc.safeParse(json);
   if (!doc.success) return { own: null, shown: null };
-  return { own: doc.data.get?.channels ?? (doc.data.get ? [] : null), shown: doc.data.channels ?? null };
+  return {
+    own: doc.data.get?.channels ?? (doc.data.get ? [] : null),
+    shown: doc.data.channels ?? null,
+  };
 }

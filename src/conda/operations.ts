@@ -85,7 +85,10 @@ export class Operations {
       // Another user's operation id is not theirs to cancel: name it only to its owner.
       const mine = holder.request.user.uid === request.user.uid;
       throw new SksdError('env_busy', {
-        data: { env: request.env, ...(mine ? { op: holder.id, method: holder.request.method } : {}) },
+        data: {
+          env: request.env,
+          ...(mine ? { op: holder.id, method: holder.request.method } : {}),
+        },
         logDetail: `${request.method} ${request.env}: held by ${holder.request.method} ${holder.id}`,
       });
     }
@@ -111,7 +114,8 @@ export class Operations {
   /** Cancels the user's operation; unknown_operation for ids that are not theirs. */
   cancel(user: UserAccount, id: string): void {
     const op = this.running.get(`${user.uid}/${id}`);
-    if (op === undefined) throw new SksdError('unknown_operation', { logDetail: `${user.name}: ${id}` });
+    if (op === undefined)
+      throw new SksdError('unknown_operation', { logDetail: `${user.name}: ${id}` });
 
     this.options.logger.info({ user: user.name, op: id }, 'operation cancel requested');
     op.cancel('client');

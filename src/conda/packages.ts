@@ -22,11 +22,13 @@ export async function listPackages(
   const conda = await admin.conda();
   const envs = await userEnvs(admin.targets(conda), user);
   const env = envs.find((e) => (wanted.startsWith('/') ? e.prefix : e.name) === wanted);
-  if (env === undefined) throw new SksdError('env_not_found', { logDetail: `${user.name}: ${wanted}` });
+  if (env === undefined)
+    throw new SksdError('env_not_found', { logDetail: `${user.name}: ${wanted}` });
 
   const json = await admin.short(user, argv.listArgv(conda, env.prefix), 'list');
   const packages = packagesOf(json);
-  if (packages === null) throw new SksdError('conda_failed', { logDetail: 'conda list: not a list' });
+  if (packages === null)
+    throw new SksdError('conda_failed', { logDetail: 'conda list: not a list' });
   return { env, packages };
 }
 
@@ -50,9 +52,22 @@ export function installPackages(
     const conda = await admin.conda();
     const target = await changeTarget(admin.targets(conda), user, ref, 'packages.install');
     const choice = await admin.channelChoice(target.runAs, channels);
-    const command = argv.installArgv(conda, target.prefix, specs.map((s) => s.spec), choice);
+    const command = argv.installArgv(
+      conda,
+      target.prefix,
+      specs.map((s) => s.spec),
+      choice,
+    );
     const method = 'packages.install';
-    return admin.change({ caller, method, opId: params.op, target, argv: command, progress, trail });
+    return admin.change({
+      caller,
+      method,
+      opId: params.op,
+      target,
+      argv: command,
+      progress,
+      trail,
+    });
   });
 }
 
@@ -74,7 +89,15 @@ export function removePackages(
     const target = await changeTarget(admin.targets(conda), user, ref, 'packages.remove');
     const command = argv.removeArgv(conda, target.prefix, names);
     const method = 'packages.remove';
-    return admin.change({ caller, method, opId: params.op, target, argv: command, progress, trail });
+    return admin.change({
+      caller,
+      method,
+      opId: params.op,
+      target,
+      argv: command,
+      progress,
+      trail,
+    });
   });
 }
 
@@ -89,7 +112,8 @@ export function updatePackages(
     const user = caller.account;
     admin.policy.assertEnabled(user, 'packages.update');
     const ref = validateEnvRef(params.env);
-    const names = params.all === true ? 'all' : (params.names ?? []).map((n) => validatePackageName(n));
+    const names =
+      params.all === true ? 'all' : (params.names ?? []).map((n) => validatePackageName(n));
     trail.details = { names };
     if (names !== 'all') admin.policy.assertPackages(names);
 
@@ -98,6 +122,14 @@ export function updatePackages(
     const choice = await admin.channelChoice(target.runAs, []);
     const command = argv.updateArgv(conda, target.prefix, names, choice);
     const method = 'packages.update';
-    return admin.change({ caller, method, opId: params.op, target, argv: command, progress, trail });
+    return admin.change({
+      caller,
+      method,
+      opId: params.op,
+      target,
+      argv: command,
+      progress,
+      trail,
+    });
   });
 }

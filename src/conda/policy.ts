@@ -99,7 +99,8 @@ export class EnvPolicy {
   /** Refuses package names outside allowPackages or inside denyPackages. */
   assertPackages(names: readonly string[]): void {
     for (const name of names) {
-      const allowed = this.allowPackages.length === 0 || this.allowPackages.some((r) => r.test(name));
+      const allowed =
+        this.allowPackages.length === 0 || this.allowPackages.some((r) => r.test(name));
       if (allowed && !this.denyPackages.some((r) => r.test(name))) continue;
 
       throw new SksdError('package_not_allowed', {

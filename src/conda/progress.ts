@@ -86,7 +86,10 @@ export class RecordSplitter {
 
 /** Turns fetch records into throttled progress events. */
 export class ProgressReporter {
-  private readonly packages = new Map<string, { fraction: number; sentFraction: number; done: boolean }>();
+  private readonly packages = new Map<
+    string,
+    { fraction: number; sentFraction: number; done: boolean }
+  >();
   private finished = 0;
   private phase: OpPhase = 'solving';
   private lastSent = 0;

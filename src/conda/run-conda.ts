@@ -75,7 +75,10 @@ export async function runConda(
   });
   let stderr = '';
 
-  const spawnOptions = { output: 'pipe' as const, ...(options.umask === undefined ? {} : { umask: options.umask }) };
+  const spawnOptions = {
+    output: 'pipe' as const,
+    ...(options.umask === undefined ? {} : { umask: options.umask }),
+  };
   const child = spawnAsUser(user, argv, spawnOptions);
   child.stdout?.setEncoding('utf8');
   child.stderr?.setEncoding('utf8');

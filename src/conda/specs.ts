@@ -49,9 +49,11 @@ export function validateEnvName(name: string, field = 'name'): string {
   const problem = basic(name, 100);
   if (problem !== null) throw refuse('invalid_env_name', field, problem);
 
-  if (ENV_NAME_FORBIDDEN.test(name)) throw refuse('invalid_env_name', field, 'contains / space : or #');
+  if (ENV_NAME_FORBIDDEN.test(name))
+    throw refuse('invalid_env_name', field, 'contains / space : or #');
   if (name.startsWith('.')) throw refuse('invalid_env_name', field, 'starts with "."');
-  if (name === 'base' || name === 'root') throw refuse('invalid_env_name', field, 'reserved by conda');
+  if (name === 'base' || name === 'root')
+    throw refuse('invalid_env_name', field, 'reserved by conda');
   return name;
 }
 
@@ -140,7 +142,8 @@ export function validateChannel(channel: string, field = 'channel'): string {
   const bad = (reason: string) => refuse('invalid_channel', field, reason);
   if (channel.startsWith('https://')) {
     const match = HTTPS.exec(channel);
-    if (match === null) throw bad('not an https URL sksd accepts (no credentials, query or fragment)');
+    if (match === null)
+      throw bad('not an https URL sksd accepts (no credentials, query or fragment)');
     checkUrlPath(match[3] ?? '', bad);
     return channel.replace(/\/+$/, '');
   }
@@ -182,7 +185,5 @@ export function pythonSpec(version: string): ParsedSpec {
 
 /** Hides credentials in text that may hold URLs (conda's messages), before it is sent or logged. */
 export function redactUrls(text: string): string {
-  return text
-    .replace(/(\w+:\/\/)[^/\s@]+@/g, '$1***@')
-    .replace(/\/t\/[^/\s]+/g, '/t/<TOKEN>');
+  return text.replace(/(\w+:\/\/)[^/\s@]+@/g, '$1***@').replace(/\/t\/[^/\s]+/g, '/t/<TOKEN>');
 }

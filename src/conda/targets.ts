@@ -58,7 +58,8 @@ async function ownerUid(path: string): Promise<number | null> {
 /** The account owning a path, looked up through NSS. */
 export async function ownerAccount(path: string): Promise<UserAccount> {
   const uid = await ownerUid(path);
-  const passwd = uid === null ? null : await execa('getent', ['passwd', String(uid)], { reject: false });
+  const passwd =
+    uid === null ? null : await execa('getent', ['passwd', String(uid)], { reject: false });
   const name = passwd?.exitCode === 0 ? passwd.stdout.split(':')[0] : undefined;
   const account = name === undefined ? null : await lookupUser(name);
   if (account === null) {
@@ -81,7 +82,8 @@ export async function changeTarget(
 ): Promise<EnvTarget> {
   const envs = await userEnvs(ctx, user);
   const env = envs.find((e) => (ref.startsWith('/') ? e.prefix === ref : e.name === ref));
-  if (env === undefined) throw new SksdError('env_not_found', { logDetail: `${user.name}: ${ref}` });
+  if (env === undefined)
+    throw new SksdError('env_not_found', { logDetail: `${user.name}: ${ref}` });
 
   const root = rootPrefixOf(ctx.conda);
   if (isShared(root, env.prefix)) {
@@ -120,7 +122,9 @@ export async function newTarget(
 
   if (!shared) {
     const mine = await Promise.all(
-      envs.filter((e) => !isShared(root, e.prefix)).map(async (e) => (await ownerUid(e.prefix)) === user.uid),
+      envs
+        .filter((e) => !isShared(root, e.prefix))
+        .map(async (e) => (await ownerUid(e.prefix)) === user.uid),
     );
     ctx.policy.assertEnvLimit(user, mine.filter(Boolean).length);
   }

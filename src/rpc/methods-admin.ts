@@ -52,7 +52,12 @@ export const EnvsCreateParams = z
 export const EnvsRemoveParams = z.object({ name: text(4096), op: opId.optional() }).strict();
 
 export const EnvsCloneParams = z
-  .object({ from: text(4096), name: text(255), shared: z.boolean().optional(), op: opId.optional() })
+  .object({
+    from: text(4096),
+    name: text(255),
+    shared: z.boolean().optional(),
+    op: opId.optional(),
+  })
   .strict();
 
 export const EnsureKernelParams = z
@@ -84,12 +89,23 @@ export const PackagesRemoveParams = z
   .strict();
 
 export const PackagesUpdateParams = z
-  .object({ env: text(4096), names: specs.optional(), all: z.literal(true).optional(), op: opId.optional() })
+  .object({
+    env: text(4096),
+    names: specs.optional(),
+    all: z.literal(true).optional(),
+    op: opId.optional(),
+  })
   .strict()
-  .refine((p) => (p.names === undefined) !== (p.all === undefined), 'give either names or all: true');
+  .refine(
+    (p) => (p.names === undefined) !== (p.all === undefined),
+    'give either names or all: true',
+  );
 
 /** The user's own channel list (their .condarc) and the list conda actually uses. */
-export const ChannelsResult = z.object({ channels: z.array(z.string()), effective: z.array(z.string()) });
+export const ChannelsResult = z.object({
+  channels: z.array(z.string()),
+  effective: z.array(z.string()),
+});
 
 export const ChannelsAddParams = z
   .object({

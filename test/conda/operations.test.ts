@@ -6,21 +6,40 @@ import { Operations, type Operation } from '../../src/conda/operations.js';
 import { SksdError } from '../../src/rpc/errors.js';
 
 const logger = pino({ level: 'silent' });
-const account = (uid: number): UserAccount =>
-  ({ name: `u${uid}`, uid, gid: uid, home: '/', shell: '/bin/sh', groups: [], groupNames: [] });
+const account = (uid: number): UserAccount => ({
+  name: `u${uid}`,
+  uid,
+  gid: uid,
+  home: '/',
+  shell: '/bin/sh',
+  groups: [],
+  groupNames: [],
+});
 const alice = account(1001);
 const bob = account(1002);
 
 /** Work that ends when its operation is cancelled, with the cancelled error. */
 const untilCancelled = (op: Operation) =>
-  new Promise<never>((_, reject) => op.signal.addEventListener('abort', () => reject(op.cancelledError())));
+  new Promise<never>((_, reject) =>
+    op.signal.addEventListener('abort', () => reject(op.cancelledError())),
+  );
 
 const request = (user: UserAccount, locks: string[], extra: Record<string, unknown> = {}) => ({
-  user, connectionId: 'c1', method: 'packages.install', env: 'e', locks, ...extra,
+  user,
+  connectionId: 'c1',
+  method: 'packages.install',
+  env: 'e',
+  locks,
+  ...extra,
 });
 
 async function errorOf(promise: Promise<unknown>): Promise<SksdError> {
-  return promise.then(() => { throw new Error('resolved'); }, (e: unknown) => e as SksdError);
+  return promise.then(
+    () => {
+      throw new Error('resolved');
+    },
+    (e: unknown) => e as SksdError,
+  );
 }
 
 describe('operations', () => {
@@ -30,7 +49,9 @@ describe('operations', () => {
     const mine = await errorOf(ops.run(request(alice, ['/p']), async () => 1));
     expect(mine.errorName).toBe('env_busy');
     expect(mine.data).toEqual({ env: 'e', op: 'first-op', method: 'packages.install' });
-    expect((await errorOf(ops.run(request(bob, ['/p']), async () => 1))).data).toEqual({ env: 'e' });
+    expect((await errorOf(ops.run(request(bob, ['/p']), async () => 1))).data).toEqual({
+      env: 'e',
+    });
     expect(await ops.run(request(alice, ['/q']), async () => 2)).toBe(2);
 
     expect(() => ops.cancel(bob, 'first-op')).toThrow(SksdError);
@@ -53,6 +74,8 @@ describe('operations', () => {
 
     await slow.shutdown();
     expect((await errorOf(kept)).data).toMatchObject({ reason: 'shutdown' });
-    expect((await errorOf(slow.run(request(alice, ['/c']), async () => 1))).errorName).toBe('shutting_down');
+    expect((await errorOf(slow.run(request(alice, ['/c']), async () => 1))).errorName).toBe(
+      'shutting_down',
+    );
   });
 });

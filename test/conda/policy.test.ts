@@ -6,10 +6,18 @@ import { EnvPolicy, policyFor } from '../../src/conda/policy.js';
 import { parseSpec } from '../../src/conda/specs.js';
 import { SksdError } from '../../src/rpc/errors.js';
 
-const user = (name: string, groupNames: string[] = []): UserAccount =>
-  ({ name, uid: 1000, gid: 1000, home: `/home/${name}`, shell: '/bin/sh', groups: [], groupNames });
+const user = (name: string, groupNames: string[] = []): UserAccount => ({
+  name,
+  uid: 1000,
+  gid: 1000,
+  home: `/home/${name}`,
+  shell: '/bin/sh',
+  groups: [],
+  groupNames,
+});
 
-const policy = (section: Record<string, unknown>) => new EnvPolicy(ConfigSchema.parse({ policy: section }).policy);
+const policy = (section: Record<string, unknown>) =>
+  new EnvPolicy(ConfigSchema.parse({ policy: section }).policy);
 
 function refused(fn: () => void): SksdError {
   try {
@@ -26,14 +34,21 @@ describe('the environment policy', () => {
     const listed = policy({ createUsers: ['a'], createGroups: ['lab'] });
     expect(() => listed.assertMayCreate(user('a'), 'x')).not.toThrow();
     expect(() => listed.assertMayCreate(user('b', ['lab']), 'x')).not.toThrow();
-    expect(refused(() => listed.assertMayCreate(user('c'), 'x')).data).toEqual({ reason: 'policy', action: 'x' });
+    expect(refused(() => listed.assertMayCreate(user('c'), 'x')).data).toEqual({
+      reason: 'policy',
+      action: 'x',
+    });
   });
 
   it('knows shared-environment admins and the off switch', () => {
     const p = policy({ adminGroups: ['condaadm'], manageEnvs: false });
     expect(p.isSharedAdmin(user('x', ['condaadm']))).toBe(true);
-    expect(refused(() => p.assertSharedAdmin(user('y'), 'x')).data).toMatchObject({ reason: 'shared_env' });
-    expect(refused(() => p.assertEnabled(user('y'), 'x')).data).toMatchObject({ reason: 'disabled' });
+    expect(refused(() => p.assertSharedAdmin(user('y'), 'x')).data).toMatchObject({
+      reason: 'shared_env',
+    });
+    expect(refused(() => p.assertEnabled(user('y'), 'x')).data).toMatchObject({
+      reason: 'disabled',
+    });
   });
 
   it('checks channels without case or trailing slash, and channel:: in specs', () => {
@@ -41,7 +56,9 @@ describe('the environment policy', () => {
     expect(p.restrictsChannels).toBe(true);
     expect(() => p.assertChannels(['Conda-Forge', 'https://c.example.org/main'])).not.toThrow();
     expect(refused(() => p.assertChannels(['defaults'])).errorName).toBe('channel_not_allowed');
-    expect(refused(() => p.assertSpecs([parseSpec('bioconda::samtools')])).data).toEqual({ channel: 'bioconda' });
+    expect(refused(() => p.assertSpecs([parseSpec('bioconda::samtools')])).data).toEqual({
+      channel: 'bioconda',
+    });
     expect(policy({}).restrictsChannels).toBe(false);
   });
 
@@ -55,7 +72,9 @@ describe('the environment policy', () => {
   it('limits environments per user, and caches a policy per config section', () => {
     const section = ConfigSchema.parse({ policy: { maxEnvsPerUser: 2 } }).policy;
     expect(() => policyFor(section).assertEnvLimit(user('a'), 1)).not.toThrow();
-    expect(refused(() => policyFor(section).assertEnvLimit(user('a'), 2)).data).toEqual({ limit: 2 });
+    expect(refused(() => policyFor(section).assertEnvLimit(user('a'), 2)).data).toEqual({
+      limit: 2,
+    });
     expect(policyFor(section)).toBe(policyFor(section));
   });
 });

@@ -3,7 +3,13 @@
  * and the events sksd derives from them (solving, downloading per package, linking), throttled.
  */
 import { describe, expect, it } from 'vitest';
-import { packageOf, parseFetchRecord, ProgressReporter, RecordSplitter, type ProgressEvent } from '../../src/conda/progress.js';
+import {
+  packageOf,
+  parseFetchRecord,
+  ProgressReporter,
+  RecordSplitter,
+  type ProgressEvent,
+} from '../../src/conda/progress.js';
 
 const record = (desc: string, progress: number, finished = false) =>
   `{"fetch":"${desc}","finished":${finished},"maxval":1,"progress":${finished ? 1 : progress.toFixed(6)}}\n`;
@@ -38,7 +44,11 @@ describe('progress events', () => {
   it('reports solving, each download, and linking once every seen download finished', () => {
     let now = 0;
     const events: ProgressEvent[] = [];
-    const reporter = new ProgressReporter((e) => events.push(e), 250, () => now);
+    const reporter = new ProgressReporter(
+      (e) => events.push(e),
+      250,
+      () => now,
+    );
     reporter.enter('solving');
     for (let i = 0; i <= 100; i++) {
       now += 10;

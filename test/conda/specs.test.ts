@@ -33,7 +33,20 @@ describe('environment names', () => {
   });
 
   it('refuses conda’s forbidden characters, reserved names, options and control characters', () => {
-    for (const name of ['a/b', 'a b', 'a:b', 'a#b', 'base', 'root', '-n', '--prefix=/x', '.x', 'a\nb', '', 'x'.repeat(101)]) {
+    for (const name of [
+      'a/b',
+      'a b',
+      'a:b',
+      'a#b',
+      'base',
+      'root',
+      '-n',
+      '--prefix=/x',
+      '.x',
+      'a\nb',
+      '',
+      'x'.repeat(101),
+    ]) {
       const error = refusal(() => validateEnvName(name));
       expect(error.errorName).toBe('invalid_env_name');
       expect(JSON.stringify(error.toWire())).not.toContain(name === '' ? '""' : name);
@@ -63,14 +76,31 @@ describe('match specs', () => {
       ['python-dateutil', 'python-dateutil', null],
       ['spyder-kernels>=3.0,<3.1', 'spyder-kernels', null],
     ];
-    for (const [spec, name, channel] of cases) expect(parseSpec(spec)).toEqual({ spec, name, channel });
+    for (const [spec, name, channel] of cases)
+      expect(parseSpec(spec)).toEqual({ spec, name, channel });
   });
 
   it('refuses options, shell words, paths, package URLs and junk', () => {
-    const hostile = ['--force', '-c', 'numpy; rm -rf /', '$(id)', '`id`', 'numpy\n', '/etc/passwd', './pkg.tar.bz2',
-      'https://evil.example/numpy.tar.bz2', 'numpy >=1 b extra', 'numpy[channel=evil]', 'numpy[version=$(id)]',
-      'evil/../x::numpy', 'numpy @ file:///x', '', 'a'.repeat(501)];
-    for (const spec of hostile) expect(refusal(() => parseSpec(spec)).errorName).toBe('invalid_spec');
+    const hostile = [
+      '--force',
+      '-c',
+      'numpy; rm -rf /',
+      '$(id)',
+      '`id`',
+      'numpy\n',
+      '/etc/passwd',
+      './pkg.tar.bz2',
+      'https://evil.example/numpy.tar.bz2',
+      'numpy >=1 b extra',
+      'numpy[channel=evil]',
+      'numpy[version=$(id)]',
+      'evil/../x::numpy',
+      'numpy @ file:///x',
+      '',
+      'a'.repeat(501),
+    ];
+    for (const spec of hostile)
+      expect(refusal(() => parseSpec(spec)).errorName).toBe('invalid_spec');
   });
 
   it('checks bare package names and python versions', () => {
@@ -84,15 +114,33 @@ describe('match specs', () => {
 
 describe('channels', () => {
   it('accepts names, https and file URLs', () => {
-    for (const c of ['conda-forge', 'pytorch/label/nightly', 'https://conda.example.org/main', 'file:///srv/channel']) {
+    for (const c of [
+      'conda-forge',
+      'pytorch/label/nightly',
+      'https://conda.example.org/main',
+      'file:///srv/channel',
+    ]) {
       expect(validateChannel(c)).toBe(c);
     }
-    expect(validateChannel('https://conda.example.org/main/')).toBe('https://conda.example.org/main');
+    expect(validateChannel('https://conda.example.org/main/')).toBe(
+      'https://conda.example.org/main',
+    );
   });
 
   it('refuses credentials, other schemes, dot segments, queries and options', () => {
-    const bad = ['-c', 'http://x.example/c', 'ftp://x.example/c', 'https://u:p@x.example/c', 'https://x.example/t/TOKEN/c',
-      'https://x.example/c?q=1', 'https://x.example/c#f', 'file:///srv/../etc', 'a/../b', 'a b', 'javascript:alert(1)'];
+    const bad = [
+      '-c',
+      'http://x.example/c',
+      'ftp://x.example/c',
+      'https://u:p@x.example/c',
+      'https://x.example/t/TOKEN/c',
+      'https://x.example/c?q=1',
+      'https://x.example/c#f',
+      'file:///srv/../etc',
+      'a/../b',
+      'a b',
+      'javascript:alert(1)',
+    ];
     for (const c of bad) {
       const error = refusal(() => validateChannel(c));
       expect(error.errorName).toBe('invalid_channel');
@@ -102,6 +150,8 @@ describe('channels', () => {
 
   it('redacts credentials in conda’s messages', () => {
     const text = 'CondaHTTPError for https://u:secret@h.example/t/tk-123/conda-forge/repodata.json';
-    expect(redactUrls(text)).toBe('CondaHTTPError for https://***@h.example/t/<TOKEN>/conda-forge/repodata.json');
+    expect(redactUrls(text)).toBe(
+      'CondaHTTPError for https://***@h.example/t/<TOKEN>/conda-forge/repodata.json',
+    );
   });
 });

@@ -25,7 +25,10 @@ describe('sksd env/pkg/channel commands', () => {
 
   async function sksd(args: string[]) {
     try {
-      const { stdout, stderr } = await run(process.execPath, [CLI, ...args, ...common()], { env, timeout: 60_000 });
+      const { stdout, stderr } = await run(process.execPath, [CLI, ...args, ...common()], {
+        env,
+        timeout: 60_000,
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
@@ -39,7 +42,11 @@ describe('sksd env/pkg/channel commands', () => {
     const conda = makeCondaRoot();
     daemon = await startDaemon({ conda: { executable: conda.conda }, policy: { cancelGrace: 5 } });
     home = mkdtempSync('/tmp/sksd-cli-home-');
-    env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, SKSD_PASSWORD: user.password };
+    env = {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOME: home,
+      SKSD_PASSWORD: user.password,
+    };
   });
 
   afterAll(async () => {
@@ -53,7 +60,10 @@ describe('sksd env/pkg/channel commands', () => {
   it('creates an env with packages, shows progress lines, and lists the packages', async () => {
     const created = await sksd(['env', 'create', 'demo', 'sksd-demo=1.0', '--json']);
     expect(created.code).toBe(0);
-    expect(JSON.parse(created.stdout)).toMatchObject({ env: { name: 'demo' }, link: [{ name: 'sksd-demo' }] });
+    expect(JSON.parse(created.stdout)).toMatchObject({
+      env: { name: 'demo' },
+      link: [{ name: 'sksd-demo' }],
+    });
     expect(created.stderr.split('\n')).toEqual(
       expect.arrayContaining(['solving', 'downloading sksd-demo-1.0', 'linking']),
     );
@@ -64,7 +74,11 @@ describe('sksd env/pkg/channel commands', () => {
   });
 
   it('cancels a change on Ctrl-C', async () => {
-    const child = spawn(process.execPath, [CLI, 'pkg', 'install', 'demo', 'sksd-slow', ...common()], { env });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'pkg', 'install', 'demo', 'sksd-slow', ...common()],
+      { env },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = once(child, 'exit');
@@ -88,7 +102,10 @@ describe('sksd env/pkg/channel commands', () => {
     expect(missing.stderr).toContain('- no-such-pkg');
 
     const added = await sksd(['channel', 'add', 'conda-forge', '--json']);
-    expect(JSON.parse(added.stdout)).toEqual({ channels: ['conda-forge', 'defaults'], effective: ['conda-forge', 'defaults'] });
+    expect(JSON.parse(added.stdout)).toEqual({
+      channels: ['conda-forge', 'defaults'],
+      effective: ['conda-forge', 'defaults'],
+    });
     const removed = await sksd(['env', 'remove', 'demo']);
     expect(removed.stdout).toContain('removed: demo');
   });

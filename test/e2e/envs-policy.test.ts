@@ -24,13 +24,20 @@ describe('environment administration under the admin’s policy', () => {
   let owner: TestUser; // owns the conda installation
 
   const loggedIn = async (user: TestUser): Promise<RpcClient> => {
-    const client = await connect({ host: '127.0.0.1', port: daemon.port, pinnedFingerprint: daemon.fingerprint });
+    const client = await connect({
+      host: '127.0.0.1',
+      port: daemon.port,
+      pinnedFingerprint: daemon.fingerprint,
+    });
     await client.call(Methods.login, { user: user.name, password: user.password });
     return client;
   };
 
   const refusal = async (promise: Promise<unknown>): Promise<RpcError> => {
-    const error = await promise.then(() => null, (e: unknown) => e);
+    const error = await promise.then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(RpcError);
     return error as RpcError;
   };
@@ -73,51 +80,109 @@ describe('environment administration under the admin’s policy', () => {
     await a.call(Methods.envsCreate, { name: 'a1' });
     const install = (params: { specs: string[]; channels?: string[] }) =>
       refusal(a.call(Methods.packagesInstall, { env: 'a1', ...params }));
-    expect((await install({ specs: ['evil-miner'] })).data).toMatchObject({ name: 'package_not_allowed', package: 'evil-miner' });
+    expect((await install({ specs: ['evil-miner'] })).data).toMatchObject({
+      name: 'package_not_allowed',
+      package: 'evil-miner',
+    });
     expect((await install({ specs: ['sksd-huge'] })).errorName).toBe('package_not_allowed');
-    expect((await install({ specs: ['sksd-demo'], channels: ['pkgs/main'] })).errorName).toBe('channel_not_allowed');
-    expect((await install({ specs: ['pkgs/main::sksd-demo'] })).errorName).toBe('channel_not_allowed');
-    expect((await refusal(a.call(Methods.channelsAdd, { channel: 'pkgs/main' }))).errorName).toBe('channel_not_allowed');
+    expect((await install({ specs: ['sksd-demo'], channels: ['pkgs/main'] })).errorName).toBe(
+      'channel_not_allowed',
+    );
+    expect((await install({ specs: ['pkgs/main::sksd-demo'] })).errorName).toBe(
+      'channel_not_allowed',
+    );
+    expect((await refusal(a.call(Methods.channelsAdd, { channel: 'pkgs/main' }))).errorName).toBe(
+      'channel_not_allowed',
+    );
 
     // Allowed channels only: the configured ones are checked and passed with --override-channels.
     await a.call(Methods.packagesInstall, { env: 'a1', specs: ['sksd-dep'] });
     writeFileSync(`${alice.home}/.condarc`, 'channels:\n  - pkgs/main\n');
     expect((await install({ specs: ['sksd-demo'] })).data).toMatchObject({ channel: 'pkgs/main' });
-    await a.call(Methods.packagesInstall, { env: 'a1', specs: ['sksd-demo'], channels: ['conda-forge'] });
+    await a.call(Methods.packagesInstall, {
+      env: 'a1',
+      specs: ['sksd-demo'],
+      channels: ['conda-forge'],
+    });
 
     // The .condarc channel is refused for a create too, unless the request names its channels.
-    expect((await refusal(a.call(Methods.envsCreate, { name: 'a2' }))).errorName).toBe('channel_not_allowed');
+    expect((await refusal(a.call(Methods.envsCreate, { name: 'a2' }))).errorName).toBe(
+      'channel_not_allowed',
+    );
     await a.call(Methods.envsCreate, { name: 'a2', channels: ['conda-forge'] });
     const limit = await refusal(a.call(Methods.envsCreate, { name: 'a3' }));
     expect(limit.data).toMatchObject({ name: 'env_limit_reached', limit: 2 });
-    expect((await refusal(a.call(Methods.envsCreate, { name: 'a1' }))).errorName).toBe('env_exists');
+    expect((await refusal(a.call(Methods.envsCreate, { name: 'a1' }))).errorName).toBe(
+      'env_exists',
+    );
     await Promise.all([a.close(), d.close()]);
   });
 
   it('refuses hostile names, specs and channels before any process starts, and keeps serving', async () => {
     const b = await loggedIn(bob);
-    const names = ['../x', '-n', '--prefix=/etc', 'a b', 'x;rm -rf ~', 'a\nb', 'base', '.hidden', 'x/y', 'a:b', 'a#b'];
+    const names = [
+      '../x',
+      '-n',
+      '--prefix=/etc',
+      'a b',
+      'x;rm -rf ~',
+      'a\nb',
+      'base',
+      '.hidden',
+      'x/y',
+      'a:b',
+      'a#b',
+    ];
     for (const name of names) {
-      expect((await refusal(b.call(Methods.envsCreate, { name }))).errorName).toBe('invalid_env_name');
+      expect((await refusal(b.call(Methods.envsCreate, { name }))).errorName).toBe(
+        'invalid_env_name',
+      );
     }
-    const specs = ['--force', '-c', '--prefix=/', 'numpy; rm -rf /', '$(id)', '`id`', 'numpy\n', '/etc/passwd',
-      'https://evil.example/pkg.tar.bz2', 'numpy >=1 extra words', 'numpy[channel=evil]', ''];
+    const specs = [
+      '--force',
+      '-c',
+      '--prefix=/',
+      'numpy; rm -rf /',
+      '$(id)',
+      '`id`',
+      'numpy\n',
+      '/etc/passwd',
+      'https://evil.example/pkg.tar.bz2',
+      'numpy >=1 extra words',
+      'numpy[channel=evil]',
+      '',
+    ];
     for (const spec of specs) {
       const error = await refusal(b.call(Methods.envsCreate, { name: 'ok', packages: [spec] }));
       expect(['invalid_spec', 'invalid_params']).toContain(error.errorName);
     }
-    const channels = ['-c', 'http://plain.example/c', 'https://user:pw@host.example/c', 'https://x.example/t/tok/c',
-      'file:///../etc', 'ftp://x', 'a/../b', 'https://x.example/c?q=1'];
+    const channels = [
+      '-c',
+      'http://plain.example/c',
+      'https://user:pw@host.example/c',
+      'https://x.example/t/tok/c',
+      'file:///../etc',
+      'ftp://x',
+      'a/../b',
+      'https://x.example/c?q=1',
+    ];
     for (const channel of channels) {
-      expect((await refusal(b.call(Methods.channelsAdd, { channel }))).errorName).toBe('invalid_channel');
+      expect((await refusal(b.call(Methods.channelsAdd, { channel }))).errorName).toBe(
+        'invalid_channel',
+      );
     }
     const options = await refusal(b.call(Methods.packagesRemove, { env: 'ok', names: ['--all'] }));
     expect(options.errorName).toBe('invalid_spec');
 
     expect((await b.call(Methods.info)).user).toBe(bob.name);
-    const refused = daemon.logs().split('\n').filter((l) => l.includes('"audit":true') && l.includes(bob.name));
+    const refused = daemon
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('"audit":true') && l.includes(bob.name));
     expect(refused.length).toBeGreaterThan(20);
-    expect(refused.every((l) => l.includes('"outcome":"refused"') && !l.includes('"exitCode"'))).toBe(true);
+    expect(
+      refused.every((l) => l.includes('"outcome":"refused"') && !l.includes('"exitCode"')),
+    ).toBe(true);
     expect(daemon.logs()).not.toContain('pw@host');
     await b.close();
   });
@@ -125,8 +190,13 @@ describe('environment administration under the admin’s policy', () => {
   it("keeps one user from changing another's environment", async () => {
     const b = await loggedIn(bob);
     const prefix = `${alice.home}/.conda/envs/a1`;
-    expect((await refusal(b.call(Methods.packagesInstall, { env: 'a1', specs: ['sksd-dep'] }))).errorName).toBe('env_not_found');
-    expect((await refusal(b.call(Methods.envsRemove, { name: prefix }))).errorName).toBe('env_not_found');
+    expect(
+      (await refusal(b.call(Methods.packagesInstall, { env: 'a1', specs: ['sksd-dep'] })))
+        .errorName,
+    ).toBe('env_not_found');
+    expect((await refusal(b.call(Methods.envsRemove, { name: prefix }))).errorName).toBe(
+      'env_not_found',
+    );
 
     // Even when bob can see it (a readable home, his environments.txt naming it): not his.
     chmodSync(alice.home, 0o755);
@@ -135,14 +205,21 @@ describe('environment administration under the admin’s policy', () => {
     appendFileSync(`${bob.home}/.conda/environments.txt`, `${prefix}\n`);
     const notOwner = await refusal(b.call(Methods.envsRemove, { name: prefix }));
     expect(notOwner.data).toMatchObject({ name: 'forbidden', reason: 'not_owner' });
-    expect((await refusal(b.call(Methods.packagesRemove, { env: prefix, names: ['sksd-dep'] }))).errorName).toBe('forbidden');
-    expect((await b.call(Methods.packagesList, { env: prefix })).packages.length).toBeGreaterThan(0);
+    expect(
+      (await refusal(b.call(Methods.packagesRemove, { env: prefix, names: ['sksd-dep'] })))
+        .errorName,
+    ).toBe('forbidden');
+    expect((await b.call(Methods.packagesList, { env: prefix })).packages.length).toBeGreaterThan(
+      0,
+    );
     await b.close();
   });
 
   it('lets only admins change shared environments, run as the owner of the root prefix', async () => {
     const c = await loggedIn(carol);
-    expect((await refusal(c.call(Methods.envsCreate, { name: 'own' }))).data).toMatchObject({ reason: 'policy' });
+    expect((await refusal(c.call(Methods.envsCreate, { name: 'own' }))).data).toMatchObject({
+      reason: 'policy',
+    });
     const team = await c.call(Methods.envsCreate, { name: 'team', shared: true });
     expect(team.env.prefix).toBe(`${conda.root}/envs/team`);
     expect(statSync(team.env.prefix).uid).toBe(owner.uid);
@@ -152,9 +229,13 @@ describe('environment administration under the admin’s policy', () => {
     expect(base.data).toMatchObject({ reason: 'base' });
 
     const b = await loggedIn(bob);
-    const shared = await refusal(b.call(Methods.packagesInstall, { env: 'team', specs: ['sksd-dep'] }));
+    const shared = await refusal(
+      b.call(Methods.packagesInstall, { env: 'team', specs: ['sksd-dep'] }),
+    );
     expect(shared.data).toMatchObject({ name: 'forbidden', reason: 'shared_env' });
-    expect((await refusal(b.call(Methods.envsCreate, { name: 'x', shared: true }))).errorName).toBe('forbidden');
+    expect((await refusal(b.call(Methods.envsCreate, { name: 'x', shared: true }))).errorName).toBe(
+      'forbidden',
+    );
     const names = (await b.call(Methods.packagesList, { env: 'team' })).packages.map((p) => p.name);
     expect(names).toContain('sksd-demo');
     await Promise.all([b.close(), c.close()]);
@@ -163,30 +244,52 @@ describe('environment administration under the admin’s policy', () => {
   it("edits the user's own channels through conda config", async () => {
     const b = await loggedIn(bob);
     expect(await b.call(Methods.channelsList)).toEqual({ channels: [], effective: ['defaults'] });
-    expect((await b.call(Methods.channelsAdd, { channel: 'conda-forge' })).channels).toEqual(['conda-forge', 'defaults']);
+    expect((await b.call(Methods.channelsAdd, { channel: 'conda-forge' })).channels).toEqual([
+      'conda-forge',
+      'defaults',
+    ]);
     const at1 = await b.call(Methods.channelsAdd, { channel: 'sksd-test', position: 1 });
-    expect(at1).toEqual({ channels: ['conda-forge', 'sksd-test', 'defaults'], effective: ['conda-forge', 'sksd-test', 'defaults'] });
+    expect(at1).toEqual({
+      channels: ['conda-forge', 'sksd-test', 'defaults'],
+      effective: ['conda-forge', 'sksd-test', 'defaults'],
+    });
     const order = ['defaults', 'sksd-test', 'conda-forge'];
     expect((await b.call(Methods.channelsReorder, { channels: order })).channels).toEqual(order);
     const partial = await refusal(b.call(Methods.channelsReorder, { channels: ['defaults'] }));
     expect(partial.errorName).toBe('invalid_params');
-    expect((await b.call(Methods.channelsRemove, { channel: 'sksd-test' })).channels).toEqual(['defaults', 'conda-forge']);
+    expect((await b.call(Methods.channelsRemove, { channel: 'sksd-test' })).channels).toEqual([
+      'defaults',
+      'conda-forge',
+    ]);
     expect(statSync(`${bob.home}/.condarc`).uid).toBe(bob.uid);
     await b.close();
   });
 
   it('writes an audit line per action: who, from where, what, outcome, conda exit status', () => {
-    const lines = daemon.logs().split('\n').filter((l) => l.includes('"audit":true'));
-    const installs = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+    const lines = daemon
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('"audit":true'));
+    const installs = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((e) => e['action'] === 'packages.install' && e['outcome'] === 'ok');
-    expect(installs[0]).toMatchObject({ user: alice.name, remote: '127.0.0.1', exitCode: 0, runAs: alice.name });
+    expect(installs[0]).toMatchObject({
+      user: alice.name,
+      remote: '127.0.0.1',
+      exitCode: 0,
+      runAs: alice.name,
+    });
     expect(installs.find((e) => e['user'] === carol.name)).toMatchObject({ runAs: owner.name });
-    for (const user of [alice, bob, carol, dave]) expect(daemon.logs()).not.toContain(user.password);
+    for (const user of [alice, bob, carol, dave])
+      expect(daemon.logs()).not.toContain(user.password);
   });
 
   it('refuses every change when the admin turns administration off', async () => {
     await daemon.stop();
-    daemon = await startDaemon({ conda: { executable: conda.conda }, policy: { manageEnvs: false } });
+    daemon = await startDaemon({
+      conda: { executable: conda.conda },
+      policy: { manageEnvs: false },
+    });
     const a = await loggedIn(alice);
     const off = await refusal(a.call(Methods.packagesInstall, { env: 'a1', specs: ['sksd-dep'] }));
     expect(off.data).toMatchObject({ name: 'forbidden', reason: 'disabled' });

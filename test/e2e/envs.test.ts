@@ -21,13 +21,20 @@ describe('environment administration through sksd', () => {
   let alice: TestUser;
 
   const loggedIn = async (user: TestUser): Promise<RpcClient> => {
-    const client = await connect({ host: '127.0.0.1', port: daemon.port, pinnedFingerprint: daemon.fingerprint });
+    const client = await connect({
+      host: '127.0.0.1',
+      port: daemon.port,
+      pinnedFingerprint: daemon.fingerprint,
+    });
     await client.call(Methods.login, { user: user.name, password: user.password });
     return client;
   };
 
   const failure = async (promise: Promise<unknown>): Promise<RpcError> => {
-    const error = await promise.then(() => null, (e: unknown) => e);
+    const error = await promise.then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(RpcError);
     return error as RpcError;
   };
@@ -67,12 +74,22 @@ describe('environment administration through sksd', () => {
     const events: OpsProgressParams[] = [];
     client.onNotification(OpsProgress, (p) => events.push(p));
 
-    const created = await client.call(Methods.envsCreate, { name: 'proj', packages: ['python=3.11'], op: 'create-proj' });
+    const created = await client.call(Methods.envsCreate, {
+      name: 'proj',
+      packages: ['python=3.11'],
+      op: 'create-proj',
+    });
     expect(created.env).toEqual({ name: 'proj', prefix: `${alice.home}/.conda/envs/proj` });
     expect(created.link.map((p) => p.name)).toEqual(['python']);
 
-    const installed = await client.call(Methods.packagesInstall, { env: 'proj', specs: ['sksd-demo>=2'] });
-    expect(installed.link.map((p) => `${p.name}=${p.version}`).sort()).toEqual(['sksd-demo=2.0', 'sksd-dep=1.0']);
+    const installed = await client.call(Methods.packagesInstall, {
+      env: 'proj',
+      specs: ['sksd-demo>=2'],
+    });
+    expect(installed.link.map((p) => `${p.name}=${p.version}`).sort()).toEqual([
+      'sksd-demo=2.0',
+      'sksd-dep=1.0',
+    ]);
     const phases = events.filter((e) => e.op === installed.op).map((e) => e.phase);
     expect(phases[0]).toBe('solving');
     expect(phases).toContain('downloading');
@@ -80,7 +97,12 @@ describe('environment administration through sksd', () => {
     expect(events.find((e) => e.op === 'create-proj')?.phase).toBe('solving');
 
     const { packages } = await client.call(Methods.packagesList, { env: 'proj' });
-    expect(packages).toContainEqual({ name: 'sksd-demo', version: '2.0', build: '0', channel: 'defaults' });
+    expect(packages).toContainEqual({
+      name: 'sksd-demo',
+      version: '2.0',
+      build: '0',
+      channel: 'defaults',
+    });
 
     const kernel = await client.call(Methods.kernelsStart, { env: 'proj' });
     const code = 'import os, sys, sksd_demo; print(sksd_demo.__version__, sys.prefix, os.getuid())';
@@ -88,7 +110,9 @@ describe('environment administration through sksd', () => {
     expect(run.stdout.trim()).toBe(`2.0 ${created.env.prefix} ${alice.uid}`);
 
     // Removing an environment a kernel runs in is refused; after the shutdown it is not.
-    expect((await failure(client.call(Methods.envsRemove, { name: 'proj' }))).errorName).toBe('env_busy');
+    expect((await failure(client.call(Methods.envsRemove, { name: 'proj' }))).errorName).toBe(
+      'env_busy',
+    );
     await client.call(Methods.kernelsShutdown, { id: kernel.id });
     const removed = await client.call(Methods.envsRemove, { name: 'proj' });
     expect(removed.unlink.map((p) => p.name).sort()).toEqual(['python', 'sksd-demo', 'sksd-dep']);
@@ -102,19 +126,33 @@ describe('environment administration through sksd', () => {
     await client.call(Methods.envsCreate, { name: 'slow' });
     await client.call(Methods.envsCreate, { name: 'other' });
 
-    const downloading = progressWhere(client, (p) => p.op === 'slow-op-1' && p.phase === 'downloading');
-    const install = client.call(Methods.packagesInstall, { env: 'slow', specs: ['sksd-slow'], op: 'slow-op-1' });
+    const downloading = progressWhere(
+      client,
+      (p) => p.op === 'slow-op-1' && p.phase === 'downloading',
+    );
+    const install = client.call(Methods.packagesInstall, {
+      env: 'slow',
+      specs: ['sksd-slow'],
+      op: 'slow-op-1',
+    });
     install.catch(() => undefined);
     await downloading;
 
     // One change per environment; another environment is not held up.
-    const busy = await failure(client.call(Methods.packagesInstall, { env: 'slow', specs: ['sksd-dep'] }));
+    const busy = await failure(
+      client.call(Methods.packagesInstall, { env: 'slow', specs: ['sksd-dep'] }),
+    );
     expect(busy.errorName).toBe('env_busy');
     expect(busy.data).toMatchObject({ op: 'slow-op-1', method: 'packages.install' });
     await client.call(Methods.packagesInstall, { env: 'other', specs: ['sksd-dep'] });
-    expect((await client.call(Methods.opsList)).ops).toMatchObject([{ op: 'slow-op-1', phase: 'downloading' }]);
+    expect((await client.call(Methods.opsList)).ops).toMatchObject([
+      { op: 'slow-op-1', phase: 'downloading' },
+    ]);
 
-    expect(await client.call(Methods.opsCancel, { op: 'slow-op-1' })).toEqual({ op: 'slow-op-1', cancelling: true });
+    expect(await client.call(Methods.opsCancel, { op: 'slow-op-1' })).toEqual({
+      op: 'slow-op-1',
+      cancelling: true,
+    });
     const cancelled = await failure(install);
     expect(cancelled.errorName).toBe('cancelled');
     expect(cancelled.data).toMatchObject({ op: 'slow-op-1', reason: 'client' });
@@ -129,7 +167,11 @@ describe('environment administration through sksd', () => {
   it('cancels while a post-link script runs: conda rolls the transaction back', async () => {
     const client = await loggedIn(alice);
     const linking = progressWhere(client, (p) => p.op === 'slowlink-1' && p.phase === 'linking');
-    const install = client.call(Methods.packagesInstall, { env: 'slow', specs: ['sksd-slowlink'], op: 'slowlink-1' });
+    const install = client.call(Methods.packagesInstall, {
+      env: 'slow',
+      specs: ['sksd-slowlink'],
+      op: 'slowlink-1',
+    });
     install.catch(() => undefined);
     await linking;
     await sleep(300); // into the post-link script, a child process of conda
@@ -146,12 +188,15 @@ describe('environment administration through sksd', () => {
     const watcher = await loggedIn(alice);
     const client = await loggedIn(alice);
     const downloading = progressWhere(client, (p) => p.phase === 'downloading');
-    client.call(Methods.packagesInstall, { env: 'slow', specs: ['sksd-slow'] }).catch(() => undefined);
+    client
+      .call(Methods.packagesInstall, { env: 'slow', specs: ['sksd-slow'] })
+      .catch(() => undefined);
     await downloading;
     expect((await watcher.call(Methods.opsList)).ops).toHaveLength(1);
 
     await client.close();
-    for (let i = 0; i < 100 && (await watcher.call(Methods.opsList)).ops.length > 0; i++) await sleep(100);
+    for (let i = 0; i < 100 && (await watcher.call(Methods.opsList)).ops.length > 0; i++)
+      await sleep(100);
     expect((await watcher.call(Methods.opsList)).ops).toEqual([]);
     expect(await settled(alice)).toEqual([]);
     expect(daemon.logs()).toMatch(/"action":"packages.install".*"outcome":"cancelled"/);
@@ -167,8 +212,15 @@ describe('environment administration through sksd', () => {
     const fits = await client.call(Methods.envsEnsureKernel, { env: 'copy', spyder: '5.4.3' });
     expect(fits).toMatchObject({ changed: false, spec: null, before: '2.4.2', op: null });
     const upgraded = await client.call(Methods.envsEnsureKernel, { env: 'copy', spyder: '6.0.1' });
-    expect(upgraded).toMatchObject({ changed: true, spec: 'spyder-kernels>=3.0,<3.1', before: '2.4.2', after: '3.0.5' });
-    const unknown = await failure(client.call(Methods.envsEnsureKernel, { env: 'copy', spyder: '4.2.5' }));
+    expect(upgraded).toMatchObject({
+      changed: true,
+      spec: 'spyder-kernels>=3.0,<3.1',
+      before: '2.4.2',
+      after: '3.0.5',
+    });
+    const unknown = await failure(
+      client.call(Methods.envsEnsureKernel, { env: 'copy', spyder: '4.2.5' }),
+    );
     expect(unknown.errorName).toBe('spyder_version_unknown');
     await client.close();
   });
@@ -176,7 +228,13 @@ describe('environment administration through sksd', () => {
   it('reports conda failures as coded errors with conda’s message', async () => {
     const client = await loggedIn(alice);
     const install = (specs: string[], channels?: string[]) =>
-      failure(client.call(Methods.packagesInstall, { env: 'other', specs, ...(channels ? { channels } : {}) }));
+      failure(
+        client.call(Methods.packagesInstall, {
+          env: 'other',
+          specs,
+          ...(channels ? { channels } : {}),
+        }),
+      );
 
     const missing = await install(['no-such-package']);
     expect(missing.errorName).toBe('package_not_found');

@@ -2,6 +2,7 @@
  * Handlers of envs.*: the caller's conda environments, always looked at as the caller, and their
  * administration (src/conda/admin.ts). Long changes stream ops.progress to this connection.
  */
+import * as envOps from '../../conda/env-ops.js';
 import { listEnvs } from '../../conda/envs.js';
 import { SksdError } from '../../rpc/errors.js';
 import { OpsProgress } from '../../rpc/methods-admin.js';
@@ -29,15 +30,17 @@ export function envHandlers(deps: HandlerDeps, sessions: Sessions): Handlers {
     },
 
     envsCreate: (params, ctx) =>
-      track(() => admin.create(callerOf(deps, sessions, ctx), params, progressTo(ctx))),
+      track(() => envOps.createEnv(admin, callerOf(deps, sessions, ctx), params, progressTo(ctx))),
 
     envsRemove: (params, ctx) =>
-      track(() => admin.remove(callerOf(deps, sessions, ctx), params, progressTo(ctx))),
+      track(() => envOps.removeEnv(admin, callerOf(deps, sessions, ctx), params, progressTo(ctx))),
 
     envsClone: (params, ctx) =>
-      track(() => admin.clone(callerOf(deps, sessions, ctx), params, progressTo(ctx))),
+      track(() => envOps.cloneEnv(admin, callerOf(deps, sessions, ctx), params, progressTo(ctx))),
 
     envsEnsureKernel: (params, ctx) =>
-      track(() => admin.ensureKernel(callerOf(deps, sessions, ctx), params, progressTo(ctx))),
+      track(() =>
+        envOps.ensureKernel(admin, callerOf(deps, sessions, ctx), params, progressTo(ctx)),
+      ),
   };
 }

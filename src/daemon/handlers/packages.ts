@@ -9,15 +9,22 @@ export function packageHandlers(deps: HandlerDeps, sessions: Sessions): Handlers
   const admin = deps.envAdmin;
   const track = deps.activity.track.bind(deps.activity);
   return {
-    packagesList: (params, ctx) => pkgs.listPackages(admin, callerOf(deps, sessions, ctx), params.env),
+    packagesList: (params, ctx) =>
+      pkgs.listPackages(admin, callerOf(deps, sessions, ctx), params.env),
 
     packagesInstall: (params, ctx) =>
-      track(() => pkgs.installPackages(admin, callerOf(deps, sessions, ctx), params, progressTo(ctx))),
+      track(() =>
+        pkgs.installPackages(admin, callerOf(deps, sessions, ctx), params, progressTo(ctx)),
+      ),
 
     packagesRemove: (params, ctx) =>
-      track(() => pkgs.removePackages(admin, callerOf(deps, sessions, ctx), params, progressTo(ctx))),
+      track(() =>
+        pkgs.removePackages(admin, callerOf(deps, sessions, ctx), params, progressTo(ctx)),
+      ),
 
     packagesUpdate: (params, ctx) =>
-      track(() => pkgs.updatePackages(admin, callerOf(deps, sessions, ctx), params, progressTo(ctx))),
+      track(() =>
+        pkgs.updatePackages(admin, callerOf(deps, sessions, ctx), params, progressTo(ctx)),
+      ),
   };
 }
