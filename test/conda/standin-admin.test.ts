@@ -34,9 +34,19 @@ afterAll(() => removeCondaRoots());
 describe('conda stand-in: administration', () => {
   it('creates with progress records, then the actions document; lists dist fields', async () => {
     const prefix = join(conda.root, 'envs', 'a');
-    const created = await run(['create', '--yes', '--json', `--prefix=${prefix}`, '--', 'sksd-demo=1.0']);
+    const created = await run([
+      'create',
+      '--yes',
+      '--json',
+      `--prefix=${prefix}`,
+      '--',
+      'sksd-demo=1.0',
+    ]);
     expect(created.code).toBe(0);
-    const records = created.stdout.split('\0').slice(0, -1).map((r) => JSON.parse(r) as object);
+    const records = created.stdout
+      .split('\0')
+      .slice(0, -1)
+      .map((r) => JSON.parse(r) as object);
     expect(records.at(-1)).toEqual({
       fetch: 'sksd-demo-1.0        | 12 KB     | ',
       finished: true,
@@ -46,7 +56,10 @@ describe('conda stand-in: administration', () => {
     expect(documentOf(created.stdout)).toMatchObject({
       success: true,
       prefix,
-      actions: { PREFIX: prefix, LINK: [{ name: 'sksd-demo', version: '1.0', channel: 'defaults' }] },
+      actions: {
+        PREFIX: prefix,
+        LINK: [{ name: 'sksd-demo', version: '1.0', channel: 'defaults' }],
+      },
     });
 
     const listed = JSON.parse((await run(['list', '--json', '-p', prefix])).stdout) as object[];
@@ -62,7 +75,14 @@ describe('conda stand-in: administration', () => {
         version: '1.0',
       },
     ]);
-    const again = await run(['install', '--yes', '--json', `--prefix=${prefix}`, '--', 'sksd-demo']);
+    const again = await run([
+      'install',
+      '--yes',
+      '--json',
+      `--prefix=${prefix}`,
+      '--',
+      'sksd-demo',
+    ]);
     expect(documentOf(again.stdout)).toEqual({
       success: true,
       message: 'All requested packages already installed.',
@@ -83,7 +103,9 @@ describe('conda stand-in: administration', () => {
       exception_type: "<class 'conda.exceptions.PackagesNotFoundError'>",
     });
     const gone = await run(['list', '--json', '-p', join(conda.root, 'nowhere')]);
-    expect(documentOf(gone.stdout)).toMatchObject({ exception_name: 'EnvironmentLocationNotFound' });
+    expect(documentOf(gone.stdout)).toMatchObject({
+      exception_name: 'EnvironmentLocationNotFound',
+    });
   });
 
   it('edits ~/.condarc like conda config, and removes an env with --all', async () => {
@@ -95,7 +117,9 @@ describe('conda stand-in: administration', () => {
       get: {},
     });
     const got = await run(['config', '--json', '--get', 'channels']);
-    expect(JSON.parse(got.stdout)).toMatchObject({ get: { channels: ['conda-forge', 'defaults'] } });
+    expect(JSON.parse(got.stdout)).toMatchObject({
+      get: { channels: ['conda-forge', 'defaults'] },
+    });
     const moved = await run(['config', '--json', '--add', 'channels', 'defaults']);
     expect(JSON.parse(moved.stdout)).toMatchObject({
       warnings: ["Warning: 'defaults' already in 'channels' list, moving to the top"],
