@@ -5,6 +5,7 @@
  * then one conda command as an operation (progress, cancel, one change per environment), and an
  * audit line whatever happens.
  */
+import { existsSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import type { UserAccount } from '../auth/users.js';
 import { SksdError } from '../rpc/errors.js';
@@ -49,6 +50,8 @@ export interface ChangeRequest {
   readonly extraLocks?: readonly string[];
   /** Runs after a failed or cancelled change, under the same lock (a create's leftovers). */
   readonly cleanup?: () => Promise<void>;
+  /** The prefix must not exist yet: checked again under the lock, as conda --yes replaces one. */
+  readonly fresh?: boolean;
 }
 
 const SHORT_TIMEOUT_MS = 60_000;
@@ -146,6 +149,9 @@ export class EnvAdmin {
     };
 
     return this.operations.run({ ...spec, env: label, locks }, async (op) => {
+      if (request.fresh === true && existsSync(target.prefix)) {
+        throw new SksdError('env_exists', { data: { name: target.name } });
+      }
       trail.op = op.id;
       const reporter = new ProgressReporter((event) => {
         op.phase = event.phase;

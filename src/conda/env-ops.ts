@@ -98,6 +98,7 @@ export function createEnv(
       choice,
     );
     const cleanup = () => removeLeftover(admin, conda, target);
+    const fresh = true;
     return admin.change({
       caller,
       method: 'envs.create',
@@ -107,6 +108,7 @@ export function createEnv(
       progress,
       trail,
       cleanup,
+      fresh,
     });
   });
 }
@@ -168,6 +170,7 @@ export function cloneEnv(
     const target = await newTarget(ctx, user, name, params.shared === true, 'envs.clone');
     const command = argv.cloneArgv(conda, target.prefix, source.prefix);
     const cleanup = () => removeLeftover(admin, conda, target);
+    const fresh = true;
     const extraLocks = [source.prefix];
     return admin.change({
       caller,
@@ -178,6 +181,7 @@ export function cloneEnv(
       progress,
       trail,
       cleanup,
+      fresh,
       extraLocks,
     });
   });
