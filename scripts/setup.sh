@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 TEST_PACKAGES="python3-spyder-kernels python3-jupyter-client jupyter-console passwd util-linux \
-  iproute2 openssl procps pamtester python3-yaml"
+  iproute2 openssl procps pamtester python3-yaml systemd groff-base man-db"
 
 want_test=no
 [ "${1:-}" = "--test" ] && want_test=yes
