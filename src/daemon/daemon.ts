@@ -99,13 +99,13 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
   const envAdmin = new EnvAdmin({
     conda,
     get policy() {
-      return policyFor(config.policy);
+      return policyFor(current.policy);
     },
     get operationTimeoutMs() {
-      return config.policy.operationTimeout * 1000;
+      return current.policy.operationTimeout * 1000;
     },
     get cancelGraceMs() {
-      return config.policy.cancelGrace * 1000;
+      return current.policy.cancelGrace * 1000;
     },
     // envs.remove refuses an environment one of the user's kernels runs in.
     inUse: (user, env) =>

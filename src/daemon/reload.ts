@@ -34,6 +34,8 @@ export const LIVE_KEYS: readonly string[] = [
   'rpc.maxMessageBytes',
   'rpc.idleTimeout',
   'log.level',
+  // Environment administration reads its policy at each action and each change's start.
+  'policy',
 ];
 
 /** True when the dotted key is in LIVE_KEYS or inside a section listed there. */
