@@ -6,8 +6,12 @@
 set -eu
 cd "$(dirname "$0")/.."
 
+# mDNS peers for test/discovery (avahi-daemon on a private D-Bus bus, avahi-browse, python
+# zeroconf) run inside network namespaces the tests create; on a host with systemd, installing
+# avahi-daemon also starts the host's own one.
 TEST_PACKAGES="python3-spyder-kernels python3-jupyter-client jupyter-console passwd util-linux \
-  iproute2 openssl procps pamtester python3-yaml systemd groff-base man-db"
+  iproute2 openssl procps pamtester python3-yaml systemd groff-base man-db \
+  avahi-daemon avahi-utils python3-zeroconf dbus"
 
 want_test=no
 [ "${1:-}" = "--test" ] && want_test=yes

@@ -13,6 +13,7 @@ import { locateConda } from '../conda/locate.js';
 import { policyFor } from '../conda/policy.js';
 import type { Settings } from '../config/runtime.js';
 import type { Config } from '../config/schema.js';
+import { Advertiser } from '../discovery/advertiser.js';
 import { removeEndpoint, writeEndpoint } from '../endpoint-file.js';
 import { KernelManager } from '../kernels/manager.js';
 import type { Logger } from '../log.js';
@@ -115,6 +116,18 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
 
   const sessions = new Map<string, Session>();
   const activity = new ActivityTracker();
+  // mDNS (docs/discovery.md). It hears activity and kernel events from here on, so kernels
+  // adopted before the listener opens are counted; it announces once the port is known.
+  const advertiser = new Advertiser({
+    config: config.mdns,
+    name: settings.name,
+    host: settings.host,
+    fingerprint: tls.fingerprint,
+    limit: config.kernels.total,
+    activity,
+    kernels,
+    logger: logger.child({ component: 'mdns' }),
+  });
   const handlers = createHandlers(
     {
       name: settings.name,
@@ -169,6 +182,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
     { address: address.address, port: address.port, mode: settings.mode, name: settings.name },
     `sksd ${VERSION} listening on ${address.address}:${address.port}`,
   );
+  await advertiser.start({ address: address.address, port: address.port });
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {
@@ -176,6 +190,8 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
       state = 'stopping';
       logger.info({ reason }, 'stopping');
       clearInterval(pruner);
+      // Goodbye packets first, so browsers drop the service before its port stops answering.
+      await advertiser.stop();
       // Stop taking calls first, so no kernel starts while the others are being stopped.
       await server.close();
       await Promise.all([kernels.close(), envAdmin.shutdown()]);
