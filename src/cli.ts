@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from './config/load.js';
 import { RpcConnectionError, RpcError } from './rpc/client.js';
 import * as client from './cli/commands.js';
+import { discoverCommand } from './cli/discover.js';
 import { addEnvCommands } from './cli/env-commands.js';
 import { addKernelCommands } from './cli/kernel-commands.js';
 import { serve } from './cli/serve.js';
@@ -45,7 +46,11 @@ config
 function clientCommand(name: string, description: string): Command {
   return new Command(name)
     .description(description)
-    .option('-H, --host <host[:port]>', 'daemon to use; the port may be left out on its own host', 'localhost')
+    .option(
+      '-H, --host <host[:port]>',
+      'daemon to use: HOST[:PORT], or a name `sksd discover` lists (then no port is needed)',
+      'localhost',
+    )
     .option('-u, --user <name>', 'Unix user to log in as (default: you)')
     .option('--ca <file>', 'verify the daemon with this CA certificate instead of pinning')
     .option('--accept-new', 'trust a daemon seen for the first time without asking')
@@ -54,12 +59,19 @@ function clientCommand(name: string, description: string): Command {
 
 program.addCommand(
   clientCommand('info', 'show a daemon (no login needed)')
-    .argument('[host]', 'HOST[:PORT], same as --host')
+    .argument('[host]', 'HOST[:PORT] or a discovered name, same as --host')
     .action((host: string | undefined, opts) => client.infoCommand({ ...opts, host: host ?? opts.host })),
 );
 program.addCommand(clientCommand('login', 'log in and keep a session token').action(client.loginCommand));
 program.addCommand(clientCommand('envs', 'list your conda environments').action(client.envsCommand));
 addEnvCommands(program, clientCommand);
+
+program
+  .command('discover')
+  .description('list every sksd announced on the local network (mDNS)')
+  .option('-t, --timeout <seconds>', 'how long to listen for answers', '3')
+  .option('--json', 'print JSON')
+  .action(discoverCommand);
 
 addKernelCommands(program, clientCommand);
 

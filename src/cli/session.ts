@@ -1,14 +1,14 @@
 /**
  * Opens an authenticated connection for a client command: trust the certificate (CA file, pin,
- * the local daemon's own endpoint file, or the user's yes on first use), then resume the stored
- * session or log in with a password.
+ * the local daemon's own endpoint file, the fingerprint a daemon found by mDNS announces, or the
+ * user's yes on first use), then resume the stored session or log in with a password.
  */
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { userInfo } from 'node:os';
 import { connect, RpcError, type RpcClient } from '../rpc/client.js';
 import { Methods } from '../rpc/methods.js';
-import { KnownHosts, hostKey, trustOnFirstUse } from '../rpc/trust.js';
+import { KnownHosts, hostKey, trustAnnounced, trustOnFirstUse } from '../rpc/trust.js';
 import { readPassword } from './password.js';
 import { SessionStore } from './sessions.js';
 import { parseHostPort, resolveTarget } from './target.js';
@@ -32,17 +32,33 @@ export interface Opened {
 export async function openConnection(options: ClientOptions): Promise<Opened> {
   const target = await resolveTarget(options.host);
   const endpoint = hostKey(target.host, target.port);
+  const at = { host: target.connectHost, port: target.port };
   if (options.ca !== undefined) {
     const ca = await readFile(options.ca);
-    return { client: await connect({ host: target.host, port: target.port, ca }), endpoint };
+    return { client: await connect({ ...at, ca }), endpoint };
   }
 
   const known = await KnownHosts.open();
+  const announced = target.announcedFingerprint;
+  // First contact with a host found by mDNS: the announced fingerprint stands in for the
+  // question. Once the host has a pin (on any port), the pins decide as for any other host.
+  if (announced !== null && !hostHasPins(known, target.host)) {
+    const trust = trustAnnounced(known, target.host, target.port, announced);
+    const client = await connect({ ...at, ...trust });
+    process.stderr.write(`Pinned the certificate of ${endpoint} (announced by mDNS, shown by TLS):\n`);
+    process.stderr.write(`  ${client.fingerprint}\n`);
+    return { client, endpoint };
+  }
   const trust = trustOnFirstUse(known, target.host, target.port, (fingerprint, key) => {
     const vouched = target.localFingerprint ?? pinnedForHost(known, target.host, fingerprint);
     return confirmFirstUse(fingerprint, key, vouched, options.acceptNew === true);
   });
-  return { client: await connect({ host: target.host, port: target.port, ...trust }), endpoint };
+  return { client: await connect({ ...at, ...trust }), endpoint };
+}
+
+function hostHasPins(known: KnownHosts, host: string): boolean {
+  const name = host.toLowerCase();
+  return known.entries().some((entry) => parseHostPort(entry.host).host === name);
 }
 
 /**

@@ -10,8 +10,8 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { normalizeFingerprint } from '../tls/fingerprint.js';
-import type { ConnectOptions } from './client.js';
+import { normalizeFingerprint, sameFingerprint } from '../tls/fingerprint.js';
+import { RpcConnectionError, type ConnectOptions } from './client.js';
 
 const Entry = z.object({
   fingerprint: z.string().refine((f) => normalizeFingerprint(f) !== null, 'not a fingerprint'),
@@ -106,6 +106,50 @@ export function trustOnFirstUse(
       if (!(await confirm(fingerprint, hostKey(host, port)))) return false;
 
       await store.remember(host, port, fingerprint);
+      return true;
+    },
+  };
+}
+
+/** The TLS handshake showed another certificate than the daemon's mDNS announcement names. */
+export class AnnouncedMismatchError extends RpcConnectionError {
+  override readonly name = 'AnnouncedMismatchError';
+
+  constructor(
+    readonly key: string,
+    readonly announced: string,
+    readonly presented: string,
+  ) {
+    super(
+      'untrusted',
+      `The certificate of ${key} is not the one its mDNS announcement names!\n` +
+        `  announced: ${announced}\n  presented: ${presented}\n` +
+        'Another machine may be answering in its place, or the announcement is stale. Nothing ' +
+        'was pinned and nothing was sent. Compare both with the fingerprint in the daemon log; ' +
+        'to decide yourself, connect by address (HOST:PORT) and answer the first-use prompt.',
+    );
+  }
+}
+
+/**
+ * First contact with a daemon found by mDNS, whose TXT record named its certificate fingerprint:
+ * the handshake must show that same certificate, and only then is it pinned (no prompt). A
+ * mismatch is refused with AnnouncedMismatchError. This is trust on first use with the
+ * announcement as the witness: it catches a wrong or stale announcement, not an attacker who
+ * controls both the announcement and the connection (docs/security.md).
+ */
+export function trustAnnounced(
+  store: KnownHosts,
+  host: string,
+  port: number,
+  announced: string,
+): Pick<ConnectOptions, 'onFirstUse'> {
+  return {
+    onFirstUse: async (presented) => {
+      if (!sameFingerprint(announced, presented)) {
+        throw new AnnouncedMismatchError(hostKey(host, port), announced, presented);
+      }
+      await store.remember(host, port, presented);
       return true;
     },
   };
