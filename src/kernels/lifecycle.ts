@@ -76,6 +76,8 @@ export class KernelLifecycle {
 
   /** Saves every kernel that is not dead. */
   async persist(): Promise<void> {
+    // After detachAll the file belongs to the next daemon.
+    if (this.detached) return;
     const records = [...this.kernels.values()]
       .filter((k) => k.phase !== 'dead')
       .map((k) => k.record());
@@ -129,7 +131,10 @@ export class KernelLifecycle {
     kernel.kernelPid = await findKernelPid(kernel);
     this.watch(kernel);
     this.emitState(kernel);
-    this.persistSoon();
+    // Awaited: once the client has its answer, a daemon killed at once must still adopt it.
+    await this.persist().catch((err: unknown) => {
+      this.options.logger.error({ err, kernel: kernel.id }, 'state file not saved');
+    });
   }
 
   /** Subscribes to the kernel's IOPub once; the subscription survives restarts. */
@@ -329,6 +334,7 @@ export class KernelLifecycle {
     const restarts = all.map((k) => k.restarting).filter((r) => r !== null);
     await Promise.allSettled([...stops, ...starting, ...restarts]);
 
+    await this.persist();
     this.detached = true;
     for (const kernel of this.kernels.values()) {
       kernel.monitor?.close();
@@ -338,11 +344,9 @@ export class KernelLifecycle {
       await kernel.log?.close().catch(() => undefined);
       kernel.log = null;
     }
-    await this.persist();
-    this.options.logger.info(
-      { kept: this.kernels.size },
-      'kernels left running for the next daemon',
-    );
+    const kept = this.kernels.size;
+    this.kernels.clear();
+    this.options.logger.info({ kept }, 'kernels left running for the next daemon');
   }
 
   private stopPolling(): void {

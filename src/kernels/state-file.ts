@@ -40,6 +40,7 @@ const WRITE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | c
 /** The state file of one daemon. */
 export class KernelStateFile {
   private queue: Promise<void> = Promise.resolve();
+  private writes = 0;
 
   constructor(
     readonly path: string,
@@ -79,7 +80,8 @@ export class KernelStateFile {
   }
 
   private async write(text: string): Promise<void> {
-    const temporary = `${this.path}.${process.pid}.tmp`;
+    // A name per write: two instances on one path (a test's two "daemons") never share one.
+    const temporary = `${this.path}.${process.pid}-${++this.writes}.tmp`;
     const handle = await open(temporary, WRITE_NEW, 0o600);
     try {
       await handle.writeFile(text);

@@ -27,16 +27,20 @@ const dirs = new Set<string>();
 
 /**
  * Starts a daemon with `config` merged over test defaults (loopback, temp paths); `env` adds
- * variables to its small environment (NOTIFY_SOCKET, for instance).
+ * variables to its small environment (NOTIFY_SOCKET, for instance). `reuseDir`, the `dir` of an
+ * earlier daemon, restarts on its state and runtime directories, as after a reboot of the service.
  */
 export async function startDaemon(
   config: Record<string, unknown> = {},
   env: Record<string, string> = {},
+  reuseDir?: string,
 ): Promise<TestDaemon> {
   // Under /tmp with mode 0755: test users must traverse it to reach their kernel directory.
-  const dir = mkdtempSync('/tmp/sksd-daemon-');
+  const dir = reuseDir ?? mkdtempSync('/tmp/sksd-daemon-');
   chmodSync(dir, 0o755);
   dirs.add(dir);
+  // A daemon killed with SIGKILL leaves its endpoint file; the new one must not be mistaken for it.
+  rmSync(join(dir, 'run', 'sksd.json'), { force: true });
   const runtimeDir = join(dir, 'run');
   const file = join(dir, 'sksd.conf');
   // The runtime directory is always this daemon's own: the helper finds the daemon through it.

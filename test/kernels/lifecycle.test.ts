@@ -19,6 +19,7 @@ import { createEnv, makeCondaRoot, removeCondaRoots, type CondaRoot } from '../h
 import { createUser, removeAllTestUsers } from '../helpers/users.js';
 import { JupyterSession } from './jupyter-session.js';
 import { createEnvReportingVersion, eventually, expectCode, processesOfUid } from './support.js';
+import { spinCode } from './support.js';
 
 const logger = pino({ level: 'silent' });
 const ADDRESS = '127.0.0.1';
@@ -113,12 +114,14 @@ describe('kernel lifecycle', () => {
     expect(environ.stdout).not.toMatch(/SPY_PARENT_PID|JPY_PARENT_PID/);
     expect((await client.execute('x = 42')).status).toBe('ok');
 
-    const looping = client.execute('while True: pass');
+    const marker = join(alice.home, 'spinning');
+    const looping = client.execute(spinCode(marker));
     const busy = await eventually(
       () => manager.list(alice)[0],
       (k) => k?.state === 'busy',
     );
     expect(busy?.state).toBe('busy');
+    await eventually(() => existsSync(marker), Boolean);
     const { pid } = await manager.interrupt(alice, started.id);
     expect(pid).toBe(busy?.kernelPid);
     expect(pid).not.toBe(busy?.pid);

@@ -61,3 +61,12 @@ export function createEnvReportingVersion(root: CondaRoot, name: string, version
   writeFileSync(join(site, 'spyder_kernels', '__init__.py'), `__version__ = "${version}"\n`);
   return prefix;
 }
+
+/**
+ * Code that spins until interrupted, after touching `marker`: once the file exists the kernel is
+ * inside user code, where SIGINT becomes KeyboardInterrupt. Waiting for `busy` alone is not
+ * enough: busy is published before the kernel reaches the code.
+ */
+export function spinCode(marker: string): string {
+  return `open(${JSON.stringify(marker)}, 'w').close()\nwhile True: pass`;
+}
