@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/users.js';
 
@@ -111,6 +112,18 @@ describe.skipIf(!isRoot() || preinstalled !== null)(title, () => {
     // No unit enabled, no daemon running: systemd is not PID 1 here.
     expect(existsSync('/etc/systemd/system/multi-user.target.wants/sksd.service')).toBe(false);
     expect(spawnSync('pgrep', ['-f', '/usr/lib/sksd/dist/cli.js']).status).toBe(1);
+  });
+
+  it('has a manual page that renders cleanly and lists every command of --help', () => {
+    const page = gunzipSync(readFileSync('/usr/share/man/man8/sksd.8.gz')).toString('utf8');
+    const lint = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z'], { input: page, encoding: 'utf8' });
+    expect(lint.stderr).toBe('');
+
+    const commands = sksd('--help').split('Commands:')[1]?.match(/^ {2}[a-z][\w-]*/gm) ?? [];
+    expect(commands.length).toBeGreaterThan(3);
+    for (const command of commands.map((c) => c.trim()).filter((c) => c !== 'help')) {
+      expect(page, command).toContain(`.SS "sksd ${command}`);
+    }
   });
 
   it('ships a unit that systemd-analyze verifies once installed', () => {

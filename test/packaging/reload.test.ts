@@ -197,7 +197,7 @@ describe('SIGHUP on the running daemon', () => {
     const client = await connectTo();
     await client.call(Methods.info);
     await client.close();
-    expect(daemon.logs()).toContain('"msg":"call done"');
+    await expect.poll(() => daemon.logs()).toContain('"msg":"call done"');
   });
 
   it('applies a new kernel limit to the next start', async () => {
