@@ -15,6 +15,7 @@ const helpCache = new Map();
 function help(cli, words) {
   const key = `${cli}\0${words.join(' ')}`;
   if (!helpCache.has(key)) helpCache.set(key, run(cli, words));
+
   return helpCache.get(key);
 }
 
@@ -49,15 +50,17 @@ export function parseHelp(text) {
       row[1] = `${row[1]} ${line.trim()}`.trim();
     }
   }
+
   return { usage, description: description.join(' '), sections };
 }
 
-/** Every command path below the top level, depth first: [['serve'], ['kernel'], ['kernel', 'start']...]. */
+/** Every command path below the top level, depth first: serve, ..., kernel, kernel start, ... */
 export function commandTree(cli, words = []) {
   const { sections } = parseHelp(help(cli, words));
   const names = (sections.get('Commands') ?? [])
     .map(([term]) => term.split(' ')[0])
     .filter((name) => name !== 'help');
+
   return names.flatMap((name) => [[...words, name], ...commandTree(cli, [...words, name])]);
 }
 
@@ -73,20 +76,30 @@ function rows(entries) {
   return entries.flatMap(([term, text]) => ['.TP', `.B ${roff(term)}`, roff(text || ' ')]);
 }
 
+/** Hand-written [macro line, text] rows as tagged paragraphs. */
+function tagged(entries) {
+  return entries.flatMap(([term, text]) => ['.TP', term, text]);
+}
+
 function synopsis(parsed) {
   // Groups (their usage ends in [command]) are listed through their subcommands.
   if (parsed.sections.has('Commands')) return [];
+
   const [command, ...rest] = parsed.usage.split(' [options]');
   return ['.br', `.B ${roff(command)}`, roff(`[options]${rest.join(' [options]')}`)];
 }
 
 function commandSection(cli, words) {
   const parsed = parseHelp(help(cli, words));
-  const out = [`.SS "${roff(parsed.usage.replace(/\s*\[options\]/, ''))}"`, roff(parsed.description)];
+  const out = [
+    `.SS "${roff(parsed.usage.replace(/\s*\[options\]/, ''))}"`,
+    roff(parsed.description),
+  ];
   for (const [title, entries] of parsed.sections) {
     if (title === 'Commands') continue;
     out.push('.PP', `${roff(title)}`, '.RS', ...rows(entries), '.RE');
   }
+
   return out;
 }
 
@@ -102,31 +115,31 @@ const PROSE = {
     'run as another user, it serves that user only. The other commands are clients: they log in',
     'to a daemon on this or another host and start, list and stop kernels.',
   ],
+  // [term, text] rows, rendered as tagged paragraphs.
   signals: [
-    '.TP', '.B SIGTERM, SIGINT',
-    'Stop: refuse new calls, stop every kernel (shutdown request, SIGTERM, SIGKILL), exit.',
-    '.TP', '.B SIGHUP',
-    'Read the configuration file again. An invalid file is refused and the configuration in force',
-    'stays; settings that cannot change while running are logged as needing a restart.',
-    '.BR "systemctl reload sksd" " sends it."',
+    ['.B SIGTERM, SIGINT', 'Stop: refuse new calls, stop every kernel (shutdown request, SIGTERM,'
+      + ' SIGKILL), exit.'],
+    ['.B SIGHUP', 'Read the configuration file again. An invalid file is refused and the'
+      + ' configuration in force stays; settings that cannot change while running are logged as'
+      + ' needing a restart. systemctl reload sksd sends it.'],
   ],
   files: [
-    '.TP', '.I /etc/sksd.conf', 'Configuration (YAML); see /usr/share/doc/sksd/configuration.md.',
-    '.TP', '.I /etc/pam.d/sksd', 'The PAM service used to check passwords and accounts.',
-    '.TP', '.I /var/lib/sksd', 'State: the self\\-signed TLS certificate and key. Back it up.',
-    '.TP', '.I /run/sksd/sksd.json', 'Port and certificate fingerprint of the running daemon.',
-    '.TP', '.I /run/sksd/kernels/USER', "Connection files and logs of a user's kernels.",
-    '.TP', '.I ~/.config/sksd/', "A client's pinned fingerprints and session tokens.",
+    ['.I /etc/sksd.conf', 'Configuration (YAML); see /usr/share/doc/sksd/configuration.md.'],
+    ['.I /etc/pam.d/sksd', 'The PAM service used to check passwords and accounts.'],
+    ['.I /var/lib/sksd', 'State: the self\\-signed TLS certificate and key. Back it up.'],
+    ['.I /run/sksd/sksd.json', 'Port and certificate fingerprint of the running daemon.'],
+    ['.I /run/sksd/kernels/USER', "Connection files and logs of a user's kernels."],
+    ['.I ~/.config/sksd/', "A client's pinned fingerprints and session tokens."],
   ],
   environment: [
-    '.TP', '.B SKSD_PASSWORD', 'Password for client commands, instead of the prompt.',
-    '.TP', '.B CONDA_EXE', 'The conda executable, when conda.executable is not configured.',
-    '.TP', '.B NOTIFY_SOCKET', 'Set by systemd: readiness, reloads and stops are reported there.',
+    ['.B SKSD_PASSWORD', 'Password for client commands, instead of the prompt.'],
+    ['.B CONDA_EXE', 'The conda executable, when conda.executable is not configured.'],
+    ['.B NOTIFY_SOCKET', 'Set by systemd: readiness, reloads and stops are reported there.'],
   ],
   exit: [
-    '.TP', '.B 0', 'Success.',
-    '.TP', '.B 1', 'Failure; the message or the log says why.',
-    '.TP', '.B 78', 'The configuration file is invalid (EX_CONFIG); systemd does not restart.',
+    ['.B 0', 'Success.'],
+    ['.B 1', 'Failure; the message or the log says why.'],
+    ['.B 78', 'The configuration file is invalid (EX_CONFIG); systemd does not restart.'],
   ],
 };
 
@@ -134,6 +147,7 @@ const PROSE = {
 export function buildManPage(cli, version, date) {
   const top = parseHelp(help(cli, []));
   const paths = commandTree(cli);
+
   return [
     `.TH SKSD 8 "${date}" "sksd ${roff(version)}" "System Administration"`,
     '.SH NAME',
@@ -147,13 +161,13 @@ export function buildManPage(cli, version, date) {
     '.SH COMMANDS',
     ...paths.flatMap((words) => commandSection(cli, words)),
     '.SH SIGNALS',
-    ...PROSE.signals,
+    ...tagged(PROSE.signals),
     '.SH FILES',
-    ...PROSE.files,
+    ...tagged(PROSE.files),
     '.SH ENVIRONMENT',
-    ...PROSE.environment,
+    ...tagged(PROSE.environment),
     '.SH EXIT STATUS',
-    ...PROSE.exit,
+    ...tagged(PROSE.exit),
     '.SH SEE ALSO',
     '.BR systemctl (1),',
     '.BR journalctl (1),',

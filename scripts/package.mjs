@@ -25,7 +25,11 @@ const LIB = 'usr/lib/sksd';
 const NODE_ARCH = { amd64: 'x64', arm64: 'arm64', armhf: 'arm', i386: 'ia32' };
 
 function sh(cmd, args, options = {}) {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...options });
+  return execFileSync(cmd, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    ...options,
+  });
 }
 
 function parseArgs(argv) {
@@ -36,9 +40,10 @@ function parseArgs(argv) {
       options[flag.slice(2)] = value;
       i++;
     } else {
-      throw new Error(`usage: package.mjs [--out DIR] [--version VERSION]; not understood: ${flag}`);
+      throw new Error(`usage: package.mjs [--out DIR] [--version VERSION]; not: ${flag}`);
     }
   }
+
   return options;
 }
 
@@ -47,6 +52,7 @@ export function debianVersion(version) {
   if (!/^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$/.test(version)) {
     throw new Error(`not a version sksd packages: ${version}`);
   }
+
   return version.replace('-', '~');
 }
 
@@ -62,16 +68,20 @@ function write(to, content, mode) {
   fs.chmodSync(to, mode);
 }
 
-/** The JavaScript, a trimmed package.json and the production dependencies, in STAGE/usr/lib/sksd. */
+/** Compiled JavaScript, a trimmed package.json and production dependencies in STAGE/LIB. */
 function stageApplication(stage, version) {
   const lib = join(stage, LIB);
-  sh('npx', ['--no-install', 'tsc', '-p', ROOT, '--outDir', join(lib, 'dist'), '--sourceMap', 'false']);
+  const dist = join(lib, 'dist');
+  sh('npx', ['--no-install', 'tsc', '-p', ROOT, '--outDir', dist, '--sourceMap', 'false']);
 
   // npm ci checks package.json against the lock file, so it runs on the originals; the
   // installed package.json keeps only what the daemon reads at run time (version, type).
-  for (const file of ['package.json', 'package-lock.json']) fs.copyFileSync(join(ROOT, file), join(lib, file));
-  const args = ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'];
-  sh('npm', [...args, '--loglevel=error'], { cwd: lib });
+  // No install scripts: the native parts come prebuilt in the packages themselves.
+  for (const file of ['package.json', 'package-lock.json']) {
+    fs.copyFileSync(join(ROOT, file), join(lib, file));
+  }
+  const flags = ['--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'];
+  sh('npm', ['ci', ...flags, '--loglevel=error'], { cwd: lib });
 
   const pkg = JSON.parse(fs.readFileSync(join(ROOT, 'package.json'), 'utf8'));
   const trimmed = {
@@ -85,6 +95,7 @@ function stageApplication(stage, version) {
   };
   fs.writeFileSync(join(lib, 'package.json'), `${JSON.stringify(trimmed, null, 2)}\n`);
   fs.rmSync(join(lib, 'package-lock.json'));
+
   return trimmed.version;
 }
 
@@ -96,7 +107,9 @@ function stageApplication(stage, version) {
 function pruneForeignBinaries(lib, arch) {
   const nodeArch = NODE_ARCH[arch];
   const zeromq = join(lib, 'node_modules/zeromq/build');
-  for (const os of ['darwin', 'win32']) fs.rmSync(join(zeromq, os), { recursive: true, force: true });
+  for (const os of ['darwin', 'win32']) {
+    fs.rmSync(join(zeromq, os), { recursive: true, force: true });
+  }
   for (const other of fs.readdirSync(join(zeromq, 'linux'))) {
     if (other !== nodeArch) fs.rmSync(join(zeromq, 'linux', other), { recursive: true });
   }
@@ -121,6 +134,7 @@ function stageSystemFiles(stage, version) {
   for (const file of fs.readdirSync(join(ROOT, 'docs'))) {
     if (file.endsWith('.md')) copy(join(ROOT, 'docs', file), join(doc, file), 0o644);
   }
+
   const license = fs.readFileSync(join(ROOT, 'LICENSE'), 'utf8');
   write(join(doc, 'copyright'), `sksd is distributed under the MIT license:\n\n${license}`, 0o644);
 }
@@ -130,6 +144,7 @@ function normalizeModes(dir) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isSymbolicLink()) continue;
+
     if (entry.isDirectory()) {
       fs.chmodSync(path, 0o755);
       normalizeModes(path);
@@ -148,14 +163,17 @@ function filesBelow(root, dir = root) {
   });
 }
 
+const md5 = (path) => createHash('md5').update(fs.readFileSync(path)).digest('hex');
+
 function stageControl(stage, version, arch) {
   const conffiles = fs.readFileSync(join(PKG, 'debian/conffiles'), 'utf8');
   const files = filesBelow(stage).sort();
   const bytes = files.reduce((sum, file) => sum + fs.statSync(join(stage, file)).size, 0);
+
   // Like dh_md5sums: every shipped file but the conffiles, which dpkg tracks on its own.
   const md5sums = files
     .filter((file) => !conffiles.includes(`/${file}\n`))
-    .map((file) => `${createHash('md5').update(fs.readFileSync(join(stage, file))).digest('hex')}  ${file}\n`)
+    .map((file) => `${md5(join(stage, file))}  ${file}\n`)
     .join('');
 
   const control = fs
@@ -169,6 +187,7 @@ function stageControl(stage, version, arch) {
   write(join(debian, 'control'), control, 0o644);
   write(join(debian, 'conffiles'), conffiles, 0o644);
   write(join(debian, 'md5sums'), md5sums, 0o644);
+
   for (const script of ['postinst', 'prerm', 'postrm']) {
     copy(join(PKG, 'debian', script), join(debian, script), 0o755);
   }
@@ -191,6 +210,7 @@ export function buildPackage(options) {
     fs.mkdirSync(options.out, { recursive: true });
     const deb = join(options.out, `sksd_${debianVersion(version)}_${arch}.deb`);
     sh('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', stage, deb], { stdio: 'ignore' });
+
     return deb;
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });

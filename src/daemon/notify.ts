@@ -39,10 +39,11 @@ function loadLibc(): Libc {
   libc = {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     sendto: lib.func(
-      'long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t alen)',
+      'long sendto(int fd, const void *buf, size_t len, int flags, const void *to, uint32_t n)',
     ),
     errno: () => koffi.errno(),
   };
+
   return libc;
 }
 
@@ -121,14 +122,15 @@ export class SystemdNotifier {
     const text = Object.entries(fields)
       .map(([key, value]) => `${key}=${value.replace(/\n/g, ' ')}`)
       .join('\n');
+
     try {
       const c = loadLibc();
       if (this.#fd < 0) this.#fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       if (this.#fd < 0) return this.#failed('socket', c.errno());
 
       const message = Buffer.from(text, 'utf8');
-      const address = this.#address;
-      const sent = c.sendto(this.#fd, message, message.length, MSG_DONTWAIT, address, address.length);
+      const to = this.#address;
+      const sent = c.sendto(this.#fd, message, message.length, MSG_DONTWAIT, to, to.length);
       if (sent !== message.length) return this.#failed('sendto', c.errno());
     } catch (error) {
       return this.#failed('load', 0, error);

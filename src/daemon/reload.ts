@@ -56,6 +56,7 @@ export function changedKeys(old: unknown, next: unknown, prefix = ''): string[] 
       changedKeys(old[key], next[key], prefix === '' ? key : `${prefix}.${key}`),
     );
   }
+
   return JSON.stringify(old) === JSON.stringify(next) ? [] : [prefix];
 }
 
@@ -77,16 +78,20 @@ export function planReload(current: Config, next: Config): ReloadPlan {
 
   const effective = structuredClone(current) as unknown as Tree;
   for (const key of live) setPath(effective, key, getPath(next as unknown as Tree, key));
+
   return { live, restart, effective: effective as unknown as Config };
 }
 
 function getPath(tree: Tree, key: string): unknown {
-  return key.split('.').reduce<unknown>((node, part) => (isTree(node) ? node[part] : undefined), tree);
+  return key
+    .split('.')
+    .reduce<unknown>((node, part) => (isTree(node) ? node[part] : undefined), tree);
 }
 
 function setPath(tree: Tree, key: string, value: unknown): void {
   const parts = key.split('.');
   const last = parts.pop() as string;
+
   let node = tree;
   for (const part of parts) {
     if (!isTree(node[part])) node[part] = {};
@@ -96,8 +101,8 @@ function setPath(tree: Tree, key: string, value: unknown): void {
 }
 
 /**
- * An object that reads every property from `read()` at the moment of use, so a component given
- * `liveView(() => current.rpc)` sees the values of the config in force, not those it was built with.
+ * An object that reads every property from `read()` at the moment of use: a component given
+ * `liveView(() => current.rpc)` sees the config in force, not the one it was built with.
  */
 export function liveView<T extends object>(read: () => T): T {
   return new Proxy({} as T, {
@@ -155,6 +160,7 @@ export class ConfigReloader {
       this.#again = true;
       return;
     }
+
     void this.reload();
   }
 
@@ -178,6 +184,7 @@ export class ConfigReloader {
     const file = this.#options.file;
     this.#options.notifier?.reloading();
     this.#log.info({ file: file ?? '(default)' }, 'reloading configuration');
+
     try {
       return await this.#apply(file);
     } catch (error) {
@@ -201,8 +208,7 @@ export class ConfigReloader {
         { problems: error.message.split('\n') },
         'reload refused: the configuration is not valid; the previous one stays in force',
       );
-      const problems = error.problems;
-      return { result: 'refused', problems };
+      return { result: 'refused', problems: error.problems };
     }
 
     const plan = planReload(this.#current, next);
@@ -215,6 +221,7 @@ export class ConfigReloader {
         `changed, but needs a restart to take effect: ${plan.restart.join(', ')}`,
       );
     }
+
     const what = plan.live.length > 0 ? plan.live.join(', ') : 'nothing to apply';
     this.#log.info(
       { applied: plan.live, needsRestart: plan.restart },

@@ -46,14 +46,23 @@ class Receiver {
   }
 
   static async listen(target: string): Promise<Receiver> {
-    const child = spawn('/usr/bin/python3', ['-c', RECEIVER, target], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('/usr/bin/python3', ['-c', RECEIVER, target], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const receiver = new Receiver(child);
     const lines = createInterface({ input: child.stdout! });
     await new Promise<void>((resolve) => {
       lines.on('line', (line) => {
-        const message = JSON.parse(line) as { ready?: true; pid: number | null; text: string; at: number };
+        const message = JSON.parse(line) as {
+          ready?: true;
+          pid: number | null;
+          text: string;
+          at: number;
+        };
         if (message.ready) return resolve();
-        const fields = Object.fromEntries(message.text.split('\n').map((f) => f.split(/=(.*)/s, 2)));
+        const fields = Object.fromEntries(
+          message.text.split('\n').map((f) => f.split(/=(.*)/s, 2)),
+        );
         receiver.received.push({ pid: message.pid, fields, at: message.at });
       });
     });
@@ -82,7 +91,9 @@ afterAll(() => {
 
 describe('socketAddress', () => {
   it('builds sockaddr_un for a path and for the abstract namespace', () => {
-    expect(socketAddress('/run/systemd/notify')?.toString('latin1')).toBe('\x01\x00/run/systemd/notify\0');
+    expect(socketAddress('/run/systemd/notify')?.toString('latin1')).toBe(
+      '\x01\x00/run/systemd/notify\0',
+    );
     expect(socketAddress('@sd')?.toString('latin1')).toBe('\x01\x00\0sd');
   });
 
@@ -103,7 +114,10 @@ describe('SystemdNotifier', () => {
     const notifier = new SystemdNotifier(quiet, { NOTIFY_SOCKET: path });
     expect(notifier.ready('serving on\nport 1')).toBe(true);
     const got = await receiver.next('READY');
-    expect(got).toMatchObject({ pid: process.pid, fields: { READY: '1', STATUS: 'serving on port 1' } });
+    expect(got).toMatchObject({
+      pid: process.pid,
+      fields: { READY: '1', STATUS: 'serving on port 1' },
+    });
   });
 
   it('sends to an abstract socket, with a monotonic time for RELOADING=1', async () => {
@@ -127,7 +141,7 @@ describe('SystemdNotifier', () => {
 });
 
 describe('sksd serve under a notify socket', () => {
-  it('reports ready once serving, reloading around SIGHUP, and stopping with its deadline', async () => {
+  it('reports ready when serving, reloading around SIGHUP, stopping with a deadline', async () => {
     const path = join(dir, 'daemon-notify');
     const receiver = await Receiver.listen(path);
     receivers.push(receiver);

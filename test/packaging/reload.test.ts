@@ -29,7 +29,10 @@ const quiet = pino({ level: 'silent' });
 
 describe('the reload plan', () => {
   it('lists changed leaves, an array as one leaf', () => {
-    const next = ConfigSchema.parse({ auth: { denyUsers: ['root', 'eve'] }, log: { level: 'debug' } });
+    const next = ConfigSchema.parse({
+      auth: { denyUsers: ['root', 'eve'] },
+      log: { level: 'debug' },
+    });
     expect(changedKeys(defaults(), next).sort()).toEqual(['auth.denyUsers', 'log.level']);
     expect(changedKeys(defaults(), defaults())).toEqual([]);
   });
@@ -105,12 +108,16 @@ describe('the reloader', () => {
       applied: ['log.level'],
       needsRestart: ['listen.port'],
     });
-    expect(await r.reload()).toEqual({ result: 'applied', applied: [], needsRestart: ['listen.port'] });
+    expect(await r.reload()).toEqual({
+      result: 'applied',
+      applied: [],
+      needsRestart: ['listen.port'],
+    });
     expect(r.current.log.level).toBe('warn');
     expect(r.current.listen.port).toBe(0);
   });
 
-  it('runs one reload at a time and folds signals that arrive meanwhile into one more', async () => {
+  it('runs one reload at a time; signals meanwhile make exactly one more', async () => {
     const applied: Config[] = [];
     const r = reloader(applied);
     writeFileSync(file, stringify({ log: { level: 'error' } }));

@@ -21,11 +21,34 @@ import { createUser, isRoot, removeAllTestUsers, type TestUser } from '../helper
 
 const UNIT = readFileSync(new URL('../../packaging/sksd.service', import.meta.url), 'utf8');
 
+const CAPS = (/^CapabilityBoundingSet=(.*)$/m.exec(UNIT)?.[1] ?? '').split(/\s+/).filter(Boolean);
+
+// capability.h numbers of the capabilities a root daemon of this kind might keep.
+const CAP_NUMBERS: Record<string, number> = {
+  CAP_CHOWN: 0,
+  CAP_DAC_OVERRIDE: 1,
+  CAP_DAC_READ_SEARCH: 2,
+  CAP_FOWNER: 3,
+  CAP_FSETID: 4,
+  CAP_KILL: 5,
+  CAP_SETGID: 6,
+  CAP_SETUID: 7,
+  CAP_NET_BIND_SERVICE: 10,
+  CAP_AUDIT_WRITE: 29,
+};
+
 /** The unit's CapabilityBoundingSet= as setpriv's --bounding-set argument. */
-function boundingSetArgument(unit: string): string {
-  const line = /^CapabilityBoundingSet=(.*)$/m.exec(unit)?.[1] ?? '';
-  const caps = line.split(/\s+/).filter(Boolean).map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`);
-  return ['-all', ...caps].join(',');
+function boundingSetArgument(): string {
+  return ['-all', ...CAPS.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
+}
+
+/** The same set as /proc/PID/status prints CapBnd. */
+function boundingSetMask(): string {
+  const bits = CAPS.reduce((mask, cap) => {
+    expect(CAP_NUMBERS[cap], `${cap} in CAP_NUMBERS`).toBeDefined();
+    return mask | (1n << BigInt(CAP_NUMBERS[cap] ?? 0));
+  }, 0n);
+  return bits.toString(16).padStart(16, '0');
 }
 
 const LISTENING = /listening on 127\.0\.0\.1:(\d+)/;
@@ -38,7 +61,8 @@ def can_write(path):
         return True
     except OSError as e:
         return e.strerror
-status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\\t" in line)
+lines = open("/proc/self/status").read().splitlines()
+status = dict(line.split(":\\t", 1) for line in lines if ":\\t" in line)
 print(json.dumps({"nnp": status["NoNewPrivs"].strip(), "bnd": status["CapBnd"].strip(),
                   "eff": status["CapEff"].strip(), "usr": can_write("/usr/lib/sksd-sandbox-probe"),
                   "home": can_write("sandbox-probe")}))
@@ -62,31 +86,37 @@ describe.skipIf(!isRoot())('the unit sandbox, rebuilt without systemd', () => {
 
     const config = join(dir, 'sksd.conf');
     const runtime = join(dir, 'run');
-    writeFileSync(config, stringify({
+    const settings = {
       listen: { address: '127.0.0.1', port: 0 },
       paths: { state: join(dir, 'state'), runtime },
       conda: { executable: conda.conda },
       mdns: { enabled: false },
-    }));
+    };
+    writeFileSync(config, stringify(settings));
+
+    // ProtectSystem=full, then the capabilities and NoNewPrivileges, then the unit's ExecStart.
     const readOnly = 'mount -o bind,ro /usr /usr && mount -o bind,ro /etc /etc && exec "$@"';
-    const sandbox = ['setpriv', `--bounding-set=${boundingSetArgument(UNIT)}`, '--no-new-privs', '--'];
-    daemon = spawn(
-      'unshare',
-      ['--mount', '--propagation', 'private', '--', 'sh', '-c', readOnly, 'sh', ...sandbox,
-        process.execPath, CLI, 'serve', '--config', config],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin' } },
-    );
+    const namespace = ['--mount', '--propagation', 'private', '--', 'sh', '-c', readOnly, 'sh'];
+    const caps = ['setpriv', `--bounding-set=${boundingSetArgument()}`, '--no-new-privs', '--'];
+    const serve = [process.execPath, CLI, 'serve', '--config', config];
+    daemon = spawn('unshare', [...namespace, ...caps, ...serve], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: '/usr/bin:/bin' },
+    });
     daemon.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     daemon.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
 
     const deadline = Date.now() + 20_000;
     while (!LISTENING.test(output)) {
-      if (daemon.exitCode !== null || Date.now() > deadline) throw new Error(`no start:\n${output}`);
+      if (daemon.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`no start:\n${output}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+
     port = Number(LISTENING.exec(output)?.[1]);
-    fingerprint = (JSON.parse(readFileSync(join(runtime, 'sksd.json'), 'utf8')) as { fingerprint: string })
-      .fingerprint;
+    const endpoint = readFileSync(join(runtime, 'sksd.json'), 'utf8');
+    fingerprint = (JSON.parse(endpoint) as { fingerprint: string }).fingerprint;
   });
 
   afterAll(async () => {
@@ -100,8 +130,12 @@ describe.skipIf(!isRoot())('the unit sandbox, rebuilt without systemd', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('logs a user in, starts a kernel as the user and stops it, with only those capabilities', async () => {
-    const client: RpcClient = await connect({ host: '127.0.0.1', port, pinnedFingerprint: fingerprint });
+  it('logs in, starts a kernel as the user and stops it with only those capabilities', async () => {
+    const client: RpcClient = await connect({
+      host: '127.0.0.1',
+      port,
+      pinnedFingerprint: fingerprint,
+    });
     await client.call(Methods.login, { user: user.name, password: user.password });
     const started = await client.call(Methods.kernelsStart, { env: 'proj' });
 
@@ -110,7 +144,8 @@ describe.skipIf(!isRoot())('the unit sandbox, rebuilt without systemd', () => {
     const seen = JSON.parse(run.stdout) as Record<string, unknown>;
     expect(seen).toMatchObject({ nnp: '1', eff: '0000000000000000', home: true });
     expect(seen['usr']).toBe('Read-only file system');
-    expect(BigInt(`0x${String(seen['bnd'])}`)).toBeLessThan(1n << 32n);
+    // The kernel inherits the unit's bounding set, and as a user has no capability in effect.
+    expect(seen['bnd']).toBe(boundingSetMask());
 
     const pid = (await client.call(Methods.kernelsList)).kernels[0]?.pid ?? 0;
     const stopped = await client.call(Methods.kernelsShutdown, { id: started.id });
@@ -120,7 +155,9 @@ describe.skipIf(!isRoot())('the unit sandbox, rebuilt without systemd', () => {
   });
 
   it('stops cleanly on SIGTERM', async () => {
-    const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      daemon.once('exit', (code) => resolve(code)),
+    );
     daemon.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output).not.toMatch(/"level":(50|60)/);

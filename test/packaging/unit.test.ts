@@ -48,7 +48,13 @@ describe('sksd.service', () => {
     const score = /Overall exposure level for sksd\.service: ([\d.]+)/.exec(run.stdout)?.[1];
     expect(Number(score)).toBeLessThanOrEqual(3.5);
     // The printed score is rounded; the exit status compares the exact one with 35 (of 100).
-    expect(run.status, run.stdout.split('\n').filter((l) => l.startsWith('✗')).join('\n')).toBe(0);
+    expect(
+      run.status,
+      run.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('✗'))
+        .join('\n'),
+    ).toBe(0);
   });
 
   it('reports readiness itself and keeps notifications to the main process', () => {
@@ -72,9 +78,20 @@ describe('sksd.service', () => {
   });
 
   it('leaves out what would break users\u2019 kernels', () => {
-    for (const name of ['PrivateDevices', 'DeviceAllow', 'DevicePolicy', 'ProtectHome', 'PrivateTmp',
-      'MemoryDenyWriteExecute', 'ProtectProc', 'ProcSubset', 'PrivateUsers', 'User', 'DynamicUser',
-      'PrivateNetwork']) {
+    for (const name of [
+      'PrivateDevices',
+      'DeviceAllow',
+      'DevicePolicy',
+      'ProtectHome',
+      'PrivateTmp',
+      'MemoryDenyWriteExecute',
+      'ProtectProc',
+      'ProcSubset',
+      'PrivateUsers',
+      'User',
+      'DynamicUser',
+      'PrivateNetwork',
+    ]) {
       expect(unit.has(name), name).toBe(false);
     }
     expect(one('ProtectSystem')).toBe('full');
@@ -91,7 +108,8 @@ describe('sksd.service', () => {
 
 describe('docs/operations.md', () => {
   it('explains every directive of the unit', () => {
-    const table = section('### Start, readiness, reload, stop') + section('### Hardening: what is kept');
+    const table =
+      section('### Start, readiness, reload, stop') + section('### Hardening: what is kept');
     for (const name of unit.keys()) {
       if (['Description', 'Documentation', 'After', 'Wants', 'WantedBy'].includes(name)) continue;
       expect(table, `${name}= is explained`).toContain(`\`${name}=\``);
