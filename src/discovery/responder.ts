@@ -103,10 +103,13 @@ export class InterfaceResponder {
 
   private async sendTwice(records: DnsRecord[]): Promise<void> {
     await this.send(records);
-    // Not awaited: the repeat is for a lost packet, nobody needs to wait for it.
+    // Not awaited: the repeat is for a lost packet, nobody needs to wait for it. It sends only
+    // records still current: repeating a TXT replaced meanwhile would flush the new one from
+    // every cache, the revert bonjour-service's own re-announcements cause.
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.send(records);
+      const current = records.filter((r) => this.records.includes(r));
+      if (current.length > 0) void this.send(current);
     }, REPEAT_MS);
     timer.unref();
     this.timers.add(timer);

@@ -13,7 +13,14 @@ const announcer = new BonjourAnnouncer({
   listenAddress: '0.0.0.0',
   logger: pino({ level: 'silent' }),
 });
-const txt = buildTxt({ protocol: 1, version: '0.1.0', state: 'idle', kernels: 0, limit: 1, fingerprint });
+const txt = buildTxt({
+  protocol: 1,
+  version: '0.1.0',
+  state: 'idle',
+  kernels: 0,
+  limit: 1,
+  fingerprint,
+});
 await announcer.start({ instance: name, host: hostLabel(hostname()), port: Number(port), txt });
 process.stdout.write('announced\n');
 
