@@ -23,6 +23,7 @@ export interface RequestOptions {
 
 // Receives wait in slices so that stop() and the deadline are noticed promptly.
 const SLICE_MS = 100;
+const RECONNECT_MS = 10;
 
 function isTimeout(error: unknown): boolean {
   return (error as { code?: string }).code === 'EAGAIN';
@@ -47,7 +48,14 @@ export async function requestReply(
   let lastSend = 0;
 
   // linger 0: a request queued for a kernel that never came up must not keep the daemon alive.
-  const socket = new Dealer({ linger: 0, receiveTimeout: SLICE_MS, sendTimeout: SLICE_MS });
+  // A starting kernel refuses connections until it binds; ZeroMQ retries every 100 ms by
+  // default, which would add up to that to every start. Loopback retries cost next to nothing.
+  const socket = new Dealer({
+    linger: 0,
+    receiveTimeout: SLICE_MS,
+    sendTimeout: SLICE_MS,
+    reconnectInterval: RECONNECT_MS,
+  });
   socket.connect(`tcp://${connection.ip}:${port}`);
   try {
     while (Date.now() < options.deadline) {

@@ -61,23 +61,37 @@ export async function ensureUserDir(runtimeDir: string, user: UserAccount): Prom
   return dir;
 }
 
+/** Ports handed out recently, by port, with when: not handed out again for a while. */
+const recentPorts = new Map<number, number>();
+const RECENT_PORT_MS = 60_000;
+
 /**
  * Finds `count` free TCP ports on ip by binding port 0, holding all of them at once so they
- * differ. Another process may take one before the kernel binds it; the start then fails with
- * the kernel's "Address already in use" in the log tail, and the caller may retry.
+ * differ, and skipping ports handed out in the last minute (kernels being started have not bound
+ * theirs yet). Another process may still take one before the kernel binds it; the kernel then
+ * fails with "Address already in use" and the manager starts it again on fresh ports.
  */
 export async function allocatePorts(ip: string, count: number): Promise<number[]> {
+  const now = Date.now();
+  for (const [port, at] of recentPorts) if (now - at > RECENT_PORT_MS) recentPorts.delete(port);
+
   const servers: Server[] = [];
+  const ports: number[] = [];
   try {
-    for (let i = 0; i < count; i++) {
+    // Bounded: a skipped port stays bound meanwhile, so the kernel never offers it twice.
+    for (let tries = 0; ports.length < count && tries < count * 20; tries++) {
       const server = createServer();
       servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ host: ip, port: 0, exclusive: true }, resolve);
       });
+      const { port } = server.address() as { port: number };
+      if (!recentPorts.has(port)) ports.push(port);
     }
-    return servers.map((s) => (s.address() as { port: number }).port);
+    if (ports.length < count) throw new Error(`no ${count} free ports on ${ip}`);
+    for (const port of ports) recentPorts.set(port, now);
+    return ports;
   } finally {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   }

@@ -92,7 +92,7 @@ export class KernelLifecycle {
   }
 
   /** Waits for a new kernel's first answer; stops it and throws kernel_start_failed otherwise. */
-  async awaitStart(kernel: Kernel, deadline: number): Promise<void> {
+  async awaitStart(kernel: Kernel, deadline: number, prepareMs = 0): Promise<void> {
     const generation = kernel.process as KernelProcess;
     const started = Date.now();
     const ok = await awaitGeneration(
@@ -105,7 +105,7 @@ export class KernelLifecycle {
     if (ok) {
       await this.becomeRunning(kernel);
       log.info(
-        { env: kernel.prefix, pid: generation.pgid, readyMs: Date.now() - started },
+        { env: kernel.prefix, pid: generation.pgid, prepareMs, readyMs: Date.now() - started },
         'kernel started',
       );
       return;

@@ -27,6 +27,7 @@ import { Kernel, type KernelEvent, type ShutdownResult } from './kernel.js';
 import type { StartRequest, StartResult } from './kernel.js';
 import { KernelStateFile } from './state-file.js';
 import { IdleCuller } from './culler.js';
+import { EnvCache } from './env-cache.js';
 import { findKernelPid, isKernelPid, spawnGeneration } from './generation.js';
 import { KernelLifecycle } from './lifecycle.js';
 import { recoverKernels } from './recovery.js';
@@ -58,6 +59,14 @@ export interface KernelManagerOptions {
   readonly logger: Logger;
 }
 
+/** Starts tried in all when a kernel's port was taken before it could bind it. */
+const PORT_ATTEMPTS = 3;
+
+function portTaken(error: unknown): boolean {
+  if (!(error instanceof SksdError) || error.errorName !== 'kernel_start_failed') return false;
+  return String(error.data?.['stderrTail'] ?? '').includes('Address already in use');
+}
+
 /** All kernels of this daemon. One instance per daemon; not safe to share across processes. */
 export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
   private readonly life: KernelLifecycle;
@@ -66,6 +75,7 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
   private reservedTotal = 0;
   private readonly starting = new Set<Promise<unknown>>();
   private readonly culler: IdleCuller;
+  private readonly envs = new EnvCache();
 
   constructor(private readonly options: KernelManagerOptions) {
     super();
@@ -89,23 +99,47 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
   /** Starts a kernel for the user and resolves once it answers; see the module comment. */
   async start(request: StartRequest): Promise<StartResult> {
     if (this.life.closing) throw new SksdError('shutting_down');
-    const { user } = request;
-    this.checkLimits(user);
 
+    const run = this.startWithRetry(request);
+    this.starting.add(run);
+    try {
+      return await run;
+    } finally {
+      this.starting.delete(run);
+    }
+  }
+
+  /**
+   * A port from the connection file can be taken between its allocation and the kernel's bind
+   * (by another kernel's own ports, or any connect() from the ephemeral range): the kernel then
+   * dies with "Address already in use". That start is repeated on fresh ports; the client never
+   * sees the first attempt.
+   */
+  private async startWithRetry(request: StartRequest): Promise<StartResult> {
+    for (let attempt = 1; ; attempt += 1) {
+      const reservation = this.reserve(request.user);
+      try {
+        return await this.launch(request, reservation.release);
+      } catch (error) {
+        if (attempt >= PORT_ATTEMPTS || !portTaken(error) || this.life.closing) throw error;
+        const user = request.user.name;
+        this.options.logger.warn({ user, attempt }, 'a kernel port was taken; retrying on new ports');
+      } finally {
+        reservation.release();
+      }
+    }
+  }
+
+  /** Counts a start against the limits from now until release(), which may be called twice. */
+  private reserve(user: UserAccount): { release: () => void } {
+    this.checkLimits(user);
     this.adjustReserved(user, +1);
     let held = true;
     const release = () => {
       if (held) this.adjustReserved(user, -1);
       held = false;
     };
-    const run = this.launch(request, release);
-    this.starting.add(run);
-    try {
-      return await run;
-    } finally {
-      this.starting.delete(run);
-      release();
-    }
+    return { release };
   }
 
   private checkLimits(user: UserAccount): void {
@@ -132,6 +166,7 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
     const { user, address } = request;
     if (address === '0.0.0.0') throw new Error('a kernel address must be one clients can reach');
     const log = this.options.logger.child({ user: user.name });
+    const started = Date.now();
 
     const conda = await this.options.conda();
     if (conda === null) throw new SksdError('conda_unavailable');
@@ -139,7 +174,9 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
     // Independent checks run side by side; the environment's error wins when both fail.
     const cwd = request.cwd ?? user.home;
     const [envCheck, cwdCheck] = await Promise.allSettled([
-      resolveEnv(conda, user, request.env, { logger: log }),
+      this.envs.resolve(conda, user, request.env, () =>
+        resolveEnv(conda, user, request.env, { logger: log }),
+      ),
       assertCwdAllowed(user, cwd, log),
     ]);
     if (envCheck.status === 'rejected') throw envCheck.reason;
@@ -179,7 +216,8 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
       throw error;
     }
 
-    await this.life.awaitStart(kernel, Date.now() + this.options.startTimeoutMs);
+    const prepareMs = Date.now() - started;
+    await this.life.awaitStart(kernel, Date.now() + this.options.startTimeoutMs, prepareMs);
     return { id, env: kernel.env, spyderKernels: version, connection };
   }
 

@@ -15,7 +15,8 @@ import type { CondaExecutable } from '../../src/conda/locate.js';
 import { KernelManager, type KernelEvent } from '../../src/kernels/manager.js';
 import type { KernelManagerOptions } from '../../src/kernels/manager.js';
 import { liveMembers, signalGroup } from '../../src/process/group.js';
-import { createEnv, makeCondaRoot, removeCondaRoots, type CondaRoot } from '../helpers/conda.js';
+import { createEnv, createEnvWithFakeKernel, makeCondaRoot } from '../helpers/conda.js';
+import { removeCondaRoots, type CondaRoot } from '../helpers/conda.js';
 import { createUser, removeAllTestUsers } from '../helpers/users.js';
 import { JupyterSession } from './jupyter-session.js';
 import { createEnvReportingVersion, eventually, expectCode, processesOfUid } from './support.js';
@@ -63,6 +64,17 @@ for fd in os.listdir('/proc/self/fd'):
 os._exit(3)
 `;
 
+// Fails the way a kernel does whose port was taken, once per user; then runs the real kernel.
+// argv[0] absolute: python finds its prefix from it, and `python3` on PATH is this fake env's.
+const PORT_TAKEN_ONCE = `
+import os, sys
+marker = os.path.expanduser('~/.port-taken-once')
+if not os.path.exists(marker):
+    open(marker, 'w').close()
+    sys.exit('zmq.error.ZMQError: Address already in use')
+os.execv('/usr/bin/python3', ['/usr/bin/python3', '-m', 'spyder_kernels.console'] + sys.argv[1:])
+`;
+
 function deathOf(manager: KernelManager, id: string): Promise<KernelEvent> {
   return new Promise((resolve) => {
     manager.on('state', (e) => e.id === id && e.state === 'dead' && resolve(e));
@@ -76,6 +88,7 @@ beforeAll(async () => {
   root = makeCondaRoot();
   createEnv(root, 'work');
   createEnvReportingVersion(root, 'future', '3.0.1');
+  createEnvWithFakeKernel(root, 'flaky', PORT_TAKEN_ONCE);
   runtime = mkdtempSync('/tmp/sksd-run-');
   chmodSync(runtime, 0o711);
   alice = (await lookupUser(createUser({ tag: 'a' }).name)) as UserAccount;
@@ -178,6 +191,15 @@ describe('kernel lifecycle', () => {
     await expectCode(manager.interrupt(bob, started.id), 'unknown_kernel');
     await client.close();
     await crash.catch(() => undefined);
+  });
+
+  it('starts again on fresh ports when a port was taken before the kernel bound it', async () => {
+    const manager = makeManager();
+    const started = await manager.start({ user: bob, env: 'flaky', address: ADDRESS }).catch((e) => { console.log('TAIL', e.data); throw e; });
+    expect(existsSync(join(bob.home, '.port-taken-once'))).toBe(true);
+    expect(manager.list(bob).map((k) => k.id)).toEqual([started.id]);
+    expect(readdirSync(join(runtime, 'kernels', bob.name))).toHaveLength(2);
+    await manager.shutdown(bob, started.id);
   });
 
   it('refuses the next start per user and in total with limit_reached', async () => {
