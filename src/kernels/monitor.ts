@@ -13,6 +13,8 @@ import type { Logger } from '../log.js';
 import type { ConnectionInfo } from '../rpc/methods.js';
 import { DAEMON_USERNAME, deserialize } from './wire.js';
 
+const LARGE_MESSAGE_BYTES = 64 * 1024;
+
 /** What one IOPub message tells the daemon. */
 export interface IopubEvent {
   /** The kernel's execution state, for `status` messages. */
@@ -23,7 +25,9 @@ export interface IopubEvent {
 
 /** A subscription to one kernel's IOPub channel; close() ends it. */
 export class IopubMonitor {
-  private readonly socket = new Subscriber({ linger: 0 });
+  // A small queue bounds the daemon's memory when a kernel floods output; the kernel's PUB
+  // socket drops for a slow subscriber rather than blocking, so the kernel never waits for us.
+  private readonly socket = new Subscriber({ linger: 0, receiveHighWaterMark: 100 });
   private closed = false;
 
   constructor(
@@ -52,6 +56,13 @@ export class IopubMonitor {
     for await (const frames of this.socket) {
       if (this.closed) return;
 
+      // Large messages are output (plots, arrays): activity, and not worth an HMAC over megabytes.
+      // Only the kernel can publish on its IOPub port, so skipping the check forges nothing.
+      const size = frames.reduce((sum, frame) => sum + frame.length, 0);
+      if (size > LARGE_MESSAGE_BYTES) {
+        this.onEvent({ executionState: null, clientActivity: true });
+        continue;
+      }
       const message = deserialize(frames, this.connection.key);
       if (message === null) continue;
 
