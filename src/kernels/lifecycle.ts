@@ -4,6 +4,7 @@
  * the state file and a 'state' event; a kernel that ended without being asked keeps its exit
  * (code, signal, log tail) in the recently-dead list.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { UserAccount } from '../auth/users.js';
 import type { CondaExecutable } from '../conda/locate.js';
 import type { Logger } from '../log.js';
@@ -30,6 +31,8 @@ export interface LifecycleOptions {
 // spyder-kernels 2.4.2 answers shutdown_request and then never exits (a non-daemon comm thread);
 // plain ipykernel exits about 0.1 s after its reply. One second after a reply is plenty.
 const SETTLE_AFTER_REPLY_MS = 1000;
+// Twice ZeroMQ's default reconnect interval (ZMQ_RECONNECT_IVL, 100 ms), which Jupyter clients keep.
+const RECONNECT_GRACE_MS = 250;
 // How often adopted kernels, which are not our children, are checked for having exited.
 const ADOPTED_POLL_MS = 1000;
 const VISIBLE: ReadonlySet<StopReason> = new Set(['exited', 'culled', 'restart_failed', 'lost']);
@@ -271,6 +274,9 @@ export class KernelLifecycle {
 
     const deadline = Date.now() + this.options.startTimeoutMs;
     if (await awaitGeneration(kernel, generation, deadline, () => kernel.phase !== 'restarting')) {
+      // Connected clients find the new kernel on their next reconnect attempt; a reply before
+      // then lets them send code whose IOPub output goes out before they listen again.
+      await sleep(RECONNECT_GRACE_MS);
       kernel.restarts += 1;
       await this.becomeRunning(kernel);
       return;
