@@ -337,8 +337,10 @@ export class KernelLifecycle {
     const stops = all
       .filter((k) => k.phase === 'starting')
       .map((k) => this.stop(k, 'daemon_stopped', false));
+    // Restarts and stops already under way finish first, so the file records how they ended.
     const restarts = all.map((k) => k.restarting).filter((r) => r !== null);
-    await Promise.allSettled([...stops, ...starting, ...restarts]);
+    const ending = all.map((k) => k.stopping).filter((r) => r !== null);
+    await Promise.allSettled([...stops, ...starting, ...restarts, ...ending]);
 
     await this.persist();
     this.detached = true;
