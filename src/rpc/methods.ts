@@ -88,7 +88,7 @@ export type KernelSummary = z.infer<typeof KernelSummary>;
 export const SpyderVersion = z
   .string()
   .max(32)
-  .regex(/^\d{1,3}\.\d{1,3}([.+-]?[A-Za-z0-9]+)*$/, 'not a Spyder version');
+  .regex(/^\d{1,3}\.\d{1,3}[A-Za-z0-9.+-]*$/, 'not a Spyder version');
 
 export const EnvSummary = z.object({
   name: z.string(),
