@@ -31,6 +31,12 @@ export const LIVE_KEYS: readonly string[] = [
   'kernels.address',
   'kernels.startTimeout',
   'kernels.shutdownGrace',
+  // Read through the config in force: limits at the next start, culling at the next check, the
+  // stop policy at the next stop.
+  'kernels.total',
+  'kernels.idleTimeout',
+  'kernels.cullConnected',
+  'kernels.onDaemonStop',
   'rpc.maxMessageBytes',
   'rpc.idleTimeout',
   'log.level',
