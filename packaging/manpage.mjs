@@ -117,11 +117,16 @@ const PROSE = {
   ],
   // [term, text] rows, rendered as tagged paragraphs.
   signals: [
-    ['.B SIGTERM, SIGINT', 'Stop: refuse new calls, stop every kernel (shutdown request, SIGTERM,'
-      + ' SIGKILL), exit.'],
-    ['.B SIGHUP', 'Read the configuration file again. An invalid file is refused and the'
-      + ' configuration in force stays; settings that cannot change while running are logged as'
-      + ' needing a restart. systemctl reload sksd sends it.'],
+    [
+      '.B SIGTERM, SIGINT',
+      'Stop: refuse new calls, stop every kernel (shutdown request, SIGTERM,' + ' SIGKILL), exit.',
+    ],
+    [
+      '.B SIGHUP',
+      'Read the configuration file again. An invalid file is refused and the' +
+        ' configuration in force stays; settings that cannot change while running are logged as' +
+        ' needing a restart. systemctl reload sksd sends it.',
+    ],
   ],
   files: [
     ['.I /etc/sksd.conf', 'Configuration (YAML); see /usr/share/doc/sksd/configuration.md.'],

@@ -60,10 +60,16 @@ function clientCommand(name: string, description: string): Command {
 program.addCommand(
   clientCommand('info', 'show a daemon (no login needed)')
     .argument('[host]', 'HOST[:PORT] or a discovered name, same as --host')
-    .action((host: string | undefined, opts) => client.infoCommand({ ...opts, host: host ?? opts.host })),
+    .action((host: string | undefined, opts) =>
+      client.infoCommand({ ...opts, host: host ?? opts.host }),
+    ),
 );
-program.addCommand(clientCommand('login', 'log in and keep a session token').action(client.loginCommand));
-program.addCommand(clientCommand('envs', 'list your conda environments').action(client.envsCommand));
+program.addCommand(
+  clientCommand('login', 'log in and keep a session token').action(client.loginCommand),
+);
+program.addCommand(
+  clientCommand('envs', 'list your conda environments').action(client.envsCommand),
+);
 addEnvCommands(program, clientCommand);
 
 program

@@ -20,7 +20,11 @@ const REDACT = [
 
 /** Creates the root logger. Components get named children of it; library code never makes one. */
 export function createLogger(level: string, pretty = process.stdout.isTTY === true): Logger {
-  const options = { level, base: { pid: process.pid }, redact: { paths: REDACT, censor: '[redacted]' } };
+  const options = {
+    level,
+    base: { pid: process.pid },
+    redact: { paths: REDACT, censor: '[redacted]' },
+  };
   if (!pretty) return pino(options);
 
   return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });

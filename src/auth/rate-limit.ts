@@ -104,7 +104,10 @@ export function addressKey(address: string): string {
   const right = tail === '' ? [] : tail.split(':');
   const missing = address.includes('::') ? 8 - left.length - right.length : 0;
   const groups = [...left, ...Array<string>(missing).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 /** Failed-login limiter per user and per client address. */

@@ -24,9 +24,12 @@ export async function using<T>(client: RpcClient, work: (c: RpcClient) => Promis
 export async function infoCommand(options: ClientOptions & { json?: boolean }): Promise<void> {
   const { client } = await openConnection(options);
   const info = await using(client, (c) => c.call(Methods.info));
-  if (options.json) return print(JSON.stringify({ ...info, fingerprint: client.fingerprint }, null, 2));
+  if (options.json)
+    return print(JSON.stringify({ ...info, fingerprint: client.fingerprint }, null, 2));
 
-  print(`${info.name} (${info.host}): sksd ${info.version}, protocol ${info.protocol}, ${info.state}`);
+  print(
+    `${info.name} (${info.host}): sksd ${info.version}, protocol ${info.protocol}, ${info.state}`,
+  );
   print(`certificate SHA-256 ${client.fingerprint}`);
 }
 
@@ -50,5 +53,12 @@ export async function envsCommand(options: ClientOptions & { json?: boolean }): 
 export function table(header: string[], rows: string[][]): string {
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  return all.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return all
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -5,7 +5,10 @@
 import { createInterface } from 'node:readline';
 
 /** Reads the password for `user` from the environment, a pipe, or the terminal. */
-export async function readPassword(user: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function readPassword(
+  user: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   const fromEnv = env['SKSD_PASSWORD'];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
 

@@ -45,7 +45,9 @@ export async function openConnection(options: ClientOptions): Promise<Opened> {
   if (announced !== null && !hostHasPins(known, target.host)) {
     const trust = trustAnnounced(known, target.host, target.port, announced);
     const client = await connect({ ...at, ...trust });
-    process.stderr.write(`Pinned the certificate of ${endpoint} (announced by mDNS, shown by TLS):\n`);
+    process.stderr.write(
+      `Pinned the certificate of ${endpoint} (announced by mDNS, shown by TLS):\n`,
+    );
     process.stderr.write(`  ${client.fingerprint}\n`);
     return { client, endpoint };
   }
@@ -68,7 +70,9 @@ function hostHasPins(known: KnownHosts, host: string): boolean {
 function pinnedForHost(known: KnownHosts, host: string, fingerprint: string): string | null {
   const name = host.toLowerCase();
   const same = known.entries().some((entry) => {
-    return parseHostPort(entry.host).host === name && sameFingerprint(entry.fingerprint, fingerprint);
+    return (
+      parseHostPort(entry.host).host === name && sameFingerprint(entry.fingerprint, fingerprint)
+    );
   });
   return same ? fingerprint : null;
 }

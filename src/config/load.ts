@@ -49,8 +49,11 @@ export async function loadConfig(path?: string): Promise<LoadedConfig> {
     bytes = await readFile(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && path === undefined) return { config: ConfigSchema.parse({}), source: null };
-    throw new ConfigError([{ file, line: null, key: '', message: `cannot read: ${code ?? error}` }]);
+    if (code === 'ENOENT' && path === undefined)
+      return { config: ConfigSchema.parse({}), source: null };
+    throw new ConfigError([
+      { file, line: null, key: '', message: `cannot read: ${code ?? error}` },
+    ]);
   }
 
   return { config: parseConfigText(decodeUtf8(bytes, file), file), source: file };

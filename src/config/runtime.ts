@@ -23,7 +23,9 @@ export interface Settings {
 export function resolveSettings(config: Config, env: NodeJS.ProcessEnv = process.env): Settings {
   const host = hostname();
   const isRoot = process.getuid?.() === 0;
-  const mode: Mode = isRoot ? { kind: 'system' } : { kind: 'single-user', user: userInfo().username };
+  const mode: Mode = isRoot
+    ? { kind: 'system' }
+    : { kind: 'single-user', user: userInfo().username };
 
   const stateDir = config.paths.state ?? (isRoot ? '/var/lib/sksd' : userStateDir(env));
   const runtimeDir = config.paths.runtime ?? (isRoot ? '/run/sksd' : userRuntimeDir(env, stateDir));

@@ -7,7 +7,9 @@ import { z } from 'zod';
 
 const seconds = (def: number, max: number) => z.number().int().min(1).max(max).default(def);
 
-const unixName = z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'not a valid Unix user or group name');
+const unixName = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'not a valid Unix user or group name');
 
 export const ConfigSchema = z
   .object({
@@ -62,7 +64,10 @@ export const ConfigSchema = z
       .prefault({}),
     auth: z
       .object({
-        pamService: z.string().regex(/^[a-z0-9_.-]+$/i).default('sksd'),
+        pamService: z
+          .string()
+          .regex(/^[a-z0-9_.-]+$/i)
+          .default('sksd'),
         /** Empty: every user with a valid account (less denyUsers). */
         allowUsers: z.array(unixName).default([]),
         allowGroups: z.array(unixName).default([]),
@@ -88,7 +93,12 @@ export const ConfigSchema = z
         /** Kernels of all users together. */
         total: z.number().int().min(1).max(10000).default(64),
         /** Seconds without client activity before a kernel is shut down; 0: never. */
-        idleTimeout: z.number().int().min(0).max(30 * 86400).default(0),
+        idleTimeout: z
+          .number()
+          .int()
+          .min(0)
+          .max(30 * 86400)
+          .default(0),
         /** Whether idle culling also takes kernels a client is still connected to. */
         cullConnected: z.boolean().default(false),
         /** What the daemon does with running kernels when it stops (docs/configuration.md). */
@@ -122,7 +132,12 @@ export const ConfigSchema = z
       .prefault({}),
     rpc: z
       .object({
-        maxMessageBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+        maxMessageBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .default(1024 * 1024),
         maxBatch: z.number().int().min(1).max(1000).default(20),
         idleTimeout: seconds(600, 86400),
         maxConnections: z.number().int().min(1).max(100000).default(256),

@@ -58,8 +58,15 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
   process.umask(0o077);
   await prepareDirectories(settings);
 
-  const tls = await loadOrCreateCertificate({ tls: config.tls, stateDir: settings.stateDir, logger });
-  logger.info({ fingerprint: tls.fingerprint, source: tls.source, cert: tls.certPath }, 'TLS certificate');
+  const tls = await loadOrCreateCertificate({
+    tls: config.tls,
+    stateDir: settings.stateDir,
+    logger,
+  });
+  logger.info(
+    { fingerprint: tls.fingerprint, source: tls.source, cert: tls.certPath },
+    'TLS certificate',
+  );
 
   const conda = () => locateConda({ configured: current.conda.executable });
   const pam = new PamAuthenticator({
@@ -110,7 +117,9 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
     },
     // envs.remove refuses an environment one of the user's kernels runs in.
     inUse: (user, env) =>
-      kernels.list(user).some((k) => k.state !== 'dead' && (k.env === env.name || k.env === env.prefix)),
+      kernels
+        .list(user)
+        .some((k) => k.state !== 'dead' && (k.env === env.name || k.env === env.prefix)),
     logger: logger.child({ component: 'envs' }),
   });
 

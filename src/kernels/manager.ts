@@ -123,7 +123,10 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
       } catch (error) {
         if (attempt >= PORT_ATTEMPTS || !portTaken(error) || this.life.closing) throw error;
         const user = request.user.name;
-        this.options.logger.warn({ user, attempt }, 'a kernel port was taken; retrying on new ports');
+        this.options.logger.warn(
+          { user, attempt },
+          'a kernel port was taken; retrying on new ports',
+        );
       } finally {
         reservation.release();
       }

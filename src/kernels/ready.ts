@@ -34,11 +34,17 @@ export async function waitUntilReady(
   connection: ConnectionInfo,
   options: ReadyOptions,
 ): Promise<KernelInfo | null> {
-  const reply = await requestReply(connection, 'shell', 'kernel_info_request', {}, {
-    deadline: options.deadline,
-    resendMs: RESEND_MS,
-    stop: options.exited,
-  });
+  const reply = await requestReply(
+    connection,
+    'shell',
+    'kernel_info_request',
+    {},
+    {
+      deadline: options.deadline,
+      resendMs: RESEND_MS,
+      stop: options.exited,
+    },
+  );
   if (reply === null) return null;
 
   const language = reply.content.language_info as Record<string, unknown> | undefined;

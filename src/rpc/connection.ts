@@ -153,14 +153,16 @@ export class Connection implements RpcConnection {
     const unit: Unit = { ids: awaitedIds(message), batch: Array.isArray(message), answered: false };
     this.pending.add(unit);
     this.updateFlow();
-    void this.dispatcher.handle(message, () => this.context()).then(
-      (reply) => this.finish(unit, reply),
-      (err: unknown) => {
-        // Handlers' errors become replies inside the dispatcher; this is a bug in it.
-        this.logger.error({ err }, 'dispatcher failed');
-        this.finish(unit, null);
-      },
-    );
+    void this.dispatcher
+      .handle(message, () => this.context())
+      .then(
+        (reply) => this.finish(unit, reply),
+        (err: unknown) => {
+          // Handlers' errors become replies inside the dispatcher; this is a bug in it.
+          this.logger.error({ err }, 'dispatcher failed');
+          this.finish(unit, null);
+        },
+      );
   }
 
   private finish(unit: Unit, reply: Reply): void {

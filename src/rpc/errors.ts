@@ -14,14 +14,23 @@ export const ErrorCodes = {
   internal_error: { code: -32603, message: 'Internal error; the daemon log has the details' },
 
   not_logged_in: { code: 1001, message: 'Log in first (auth.login or auth.resume)' },
-  bad_credentials: { code: 1002, message: 'Wrong user name or password, or the account is not usable' },
+  bad_credentials: {
+    code: 1002,
+    message: 'Wrong user name or password, or the account is not usable',
+  },
   forbidden: { code: 1003, message: 'This user may not use this daemon or this action' },
   too_many_attempts: { code: 1004, message: 'Too many failed logins; wait and try again' },
   invalid_token: { code: 1005, message: 'The session token is unknown or has expired' },
 
-  conda_unavailable: { code: 2001, message: 'No conda executable is configured or found on this host' },
+  conda_unavailable: {
+    code: 2001,
+    message: 'No conda executable is configured or found on this host',
+  },
   env_not_found: { code: 2002, message: 'No such conda environment for this user' },
-  spyder_kernels_missing: { code: 2003, message: 'spyder-kernels cannot be imported in this environment' },
+  spyder_kernels_missing: {
+    code: 2003,
+    message: 'spyder-kernels cannot be imported in this environment',
+  },
   conda_failed: { code: 2004, message: 'conda failed' },
   env_busy: { code: 2005, message: 'Another change to this environment is in progress' },
   env_exists: { code: 2006, message: 'An environment of this name already exists' },
@@ -38,13 +47,22 @@ export const ErrorCodes = {
   cancelled: { code: 2017, message: 'The operation was cancelled' },
   unknown_operation: { code: 2018, message: 'No such running operation for this user' },
   conda_unsupported: { code: 2019, message: 'The configured conda executable cannot do this' },
-  spyder_version_unknown: { code: 2020, message: 'No known spyder-kernels series for this Spyder version' },
+  spyder_version_unknown: {
+    code: 2020,
+    message: 'No known spyder-kernels series for this Spyder version',
+  },
 
   kernel_start_failed: { code: 3001, message: 'The kernel failed to start' },
   limit_reached: { code: 3002, message: 'Kernel limit reached' },
   unknown_kernel: { code: 3003, message: 'No such kernel for this user' },
-  cwd_not_allowed: { code: 3004, message: 'The working directory is missing or not accessible to the user' },
-  kernel_not_running: { code: 3005, message: 'The kernel is not running: starting, restarting, stopping or dead' },
+  cwd_not_allowed: {
+    code: 3004,
+    message: 'The working directory is missing or not accessible to the user',
+  },
+  kernel_not_running: {
+    code: 3005,
+    message: 'The kernel is not running: starting, restarting, stopping or dead',
+  },
   spyder_incompatible: {
     code: 3006,
     message: "The environment's spyder-kernels series does not match the client's Spyder",

@@ -80,7 +80,10 @@ describe('sksd command line against a running daemon', () => {
   it('refuses loudly when the pinned certificate changes', async () => {
     const file = join(home, '.config/sksd/known_hosts.json');
     const original = readFileSync(file, 'utf8');
-    const forged = original.replace(/"fingerprint": "[0-9A-F:]+"/, `"fingerprint": "${'AB:'.repeat(31)}AB"`);
+    const forged = original.replace(
+      /"fingerprint": "[0-9A-F:]+"/,
+      `"fingerprint": "${'AB:'.repeat(31)}AB"`,
+    );
     writeFileSync(file, forged);
 
     const refused = await sksd(['info', `127.0.0.1:${daemon.port}`]);

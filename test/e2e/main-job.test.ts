@@ -83,8 +83,18 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
     const started = await client.call(Methods.kernelsStart, { env: 'proj' });
     expect(started.env).toBe('proj');
     expect(Object.keys(started.connection).sort()).toEqual(
-      ['control_port', 'hb_port', 'iopub_port', 'ip', 'kernel_name', 'key', 'shell_port',
-        'signature_scheme', 'stdin_port', 'transport'].sort(),
+      [
+        'control_port',
+        'hb_port',
+        'iopub_port',
+        'ip',
+        'kernel_name',
+        'key',
+        'shell_port',
+        'signature_scheme',
+        'stdin_port',
+        'transport',
+      ].sort(),
     );
     expect(started.connection.ip).toBe('127.0.0.1');
 
@@ -133,14 +143,19 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
     await client.call(Methods.login, { user: alice.name, password: alice.password });
     const missing = await client.call(Methods.kernelsStart, { env: 'nope' }).catch((e) => e);
     expect((missing as RpcError).errorName).toBe('env_not_found');
-    const badCwd = await client.call(Methods.kernelsStart, { env: 'proj', cwd: '/root' }).catch((e) => e);
+    const badCwd = await client
+      .call(Methods.kernelsStart, { env: 'proj', cwd: '/root' })
+      .catch((e) => e);
     expect((badCwd as RpcError).errorName).toBe('cwd_not_allowed');
     await client.close();
   });
 
   it('resumes a session with its token on a new connection, and logout ends it', async () => {
     const first = await connectTo();
-    const { token } = await first.call(Methods.login, { user: alice.name, password: alice.password });
+    const { token } = await first.call(Methods.login, {
+      user: alice.name,
+      password: alice.password,
+    });
     await first.close();
 
     const second = await connectTo();
@@ -172,4 +187,3 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
     return existsSync(dir) ? readdirSync(dir) : [];
   }
 });
-

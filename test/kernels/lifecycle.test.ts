@@ -195,7 +195,12 @@ describe('kernel lifecycle', () => {
 
   it('starts again on fresh ports when a port was taken before the kernel bound it', async () => {
     const manager = makeManager();
-    const started = await manager.start({ user: bob, env: 'flaky', address: ADDRESS }).catch((e) => { console.log('TAIL', e.data); throw e; });
+    const started = await manager
+      .start({ user: bob, env: 'flaky', address: ADDRESS })
+      .catch((e) => {
+        console.log('TAIL', e.data);
+        throw e;
+      });
     expect(existsSync(join(bob.home, '.port-taken-once'))).toBe(true);
     expect(manager.list(bob).map((k) => k.id)).toEqual([started.id]);
     expect(readdirSync(join(runtime, 'kernels', bob.name))).toHaveLength(2);

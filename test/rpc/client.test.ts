@@ -13,7 +13,14 @@ import {
   type RpcClient,
 } from '../../src/rpc/client.js';
 import { fingerprintOf } from '../../src/tls/fingerprint.js';
-import { issueCert, makeCa, selfSigned, startServer, type TestCa, type TestServer } from '../helpers/tls.js';
+import {
+  issueCert,
+  makeCa,
+  selfSigned,
+  startServer,
+  type TestCa,
+  type TestServer,
+} from '../helpers/tls.js';
 import { FAKE_PASSWORD, FAKE_USER, FakeTick, fakeHandlers } from './fake-handlers.js';
 
 let ca: TestCa;
@@ -60,7 +67,9 @@ describe('trust', () => {
       handlers: fakeHandlers(),
       material: await issueCert(ca, { dns: ['elsewhere.example'], ips: [] }),
     });
-    await expect(connect({ host: '127.0.0.1', port: other.port, ca: ca.cert })).rejects.toMatchObject({
+    await expect(
+      connect({ host: '127.0.0.1', port: other.port, ca: ca.cert }),
+    ).rejects.toMatchObject({
       reason: 'tls',
     });
     await other.server.close();
@@ -101,9 +110,11 @@ describe('trust', () => {
   });
 
   it('refuses to connect with no way to trust the daemon', async () => {
-    await expect(connect({ host: '127.0.0.1', port: selfSignedServer.port })).rejects.toMatchObject({
-      reason: 'untrusted',
-    });
+    await expect(connect({ host: '127.0.0.1', port: selfSignedServer.port })).rejects.toMatchObject(
+      {
+        reason: 'untrusted',
+      },
+    );
   });
 });
 
@@ -118,7 +129,10 @@ describe('calls', () => {
     await withClient(await connect(pinned()), async (c) => {
       const err = await c.call(Methods.kernelsList).catch((e) => e);
       expect(err).toBeInstanceOf(RpcError);
-      expect(err).toMatchObject({ code: ErrorCodes.not_logged_in.code, errorName: 'not_logged_in' });
+      expect(err).toMatchObject({
+        code: ErrorCodes.not_logged_in.code,
+        errorName: 'not_logged_in',
+      });
 
       const login = await c.call(Methods.login, { user: FAKE_USER, password: FAKE_PASSWORD });
       expect(login.user).toBe(FAKE_USER);
@@ -149,8 +163,11 @@ describe('calls', () => {
     await expect(c.call(Methods.info)).rejects.toBeInstanceOf(RpcConnectionError);
   });
 
-  it('reports the daemon\'s message_too_large as the reason the connection closed', async () => {
-    const small = await startServer({ handlers: fakeHandlers(), limits: { maxMessageBytes: 1024 } });
+  it("reports the daemon's message_too_large as the reason the connection closed", async () => {
+    const small = await startServer({
+      handlers: fakeHandlers(),
+      limits: { maxMessageBytes: 1024 },
+    });
     const pin = fingerprintOf(small.cert);
     const c = await connect({ host: '127.0.0.1', port: small.port, pinnedFingerprint: pin });
     const big = { user: FAKE_USER, password: 'x'.repeat(2000) };

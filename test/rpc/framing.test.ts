@@ -13,7 +13,11 @@ const message = (text: string): Frame => ({ kind: 'message', text });
 
 describe('LineReader', () => {
   it('splits lines across and within chunks, tolerating \\r\\n and skipping blank lines', () => {
-    expect(read(100, 'a\nb', 'c\r\n\n\r\nd', '\n')).toEqual([message('a'), message('bc'), message('d')]);
+    expect(read(100, 'a\nb', 'c\r\n\n\r\nd', '\n')).toEqual([
+      message('a'),
+      message('bc'),
+      message('d'),
+    ]);
   });
 
   it('decodes a multi-byte character split between chunks', () => {

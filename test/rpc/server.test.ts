@@ -28,7 +28,10 @@ async function client(): Promise<LineClient> {
 }
 
 beforeAll(async () => {
-  t = await startServer({ handlers: fakeHandlers(), limits: { maxMessageBytes: 4096, maxBatch: 3 } });
+  t = await startServer({
+    handlers: fakeHandlers(),
+    limits: { maxMessageBytes: 4096, maxBatch: 3 },
+  });
 });
 afterEach(() => {
   for (const c of clients.splice(0)) c.socket.destroy();
@@ -98,19 +101,28 @@ describe('batches (section 6)', () => {
   it('answers a one-request batch with an array, and notifications only with nothing', async () => {
     const c = await client();
     expect(await c.call([info(1)])).toEqual([expect.objectContaining({ id: 1 })]);
-    c.send([{ jsonrpc: '2.0', method: Methods.info.name }, { jsonrpc: '2.0', method: 'x.y' }]);
+    c.send([
+      { jsonrpc: '2.0', method: Methods.info.name },
+      { jsonrpc: '2.0', method: 'x.y' },
+    ]);
     expect(await c.silentFor(300)).toBe(true);
   });
 
   it('refuses a batch longer than rpc.maxBatch', async () => {
     const c = await client();
     const reply = await c.call([info(1), info(2), info(3), info(4)]);
-    expect(reply).toMatchObject({ id: null, error: { code: code('batch_too_large'), data: { maxBatch: 3 } } });
+    expect(reply).toMatchObject({
+      id: null,
+      error: { code: code('batch_too_large'), data: { maxBatch: 3 } },
+    });
   });
 
   it('applies a login to the calls after it in the same batch', async () => {
     const c = await client();
-    const reply = await c.call([login(1), { jsonrpc: '2.0', id: 2, method: Methods.kernelsList.name }]);
+    const reply = await c.call([
+      login(1),
+      { jsonrpc: '2.0', id: 2, method: Methods.kernelsList.name },
+    ]);
     expect(reply[1]).toMatchObject({ id: 2, result: { kernels: [] } });
   });
 });
@@ -141,7 +153,12 @@ describe('params, login and errors', () => {
   it('refuses bad params with -32602 naming the field, not echoing the value', async () => {
     const c = await client();
     const secret = 'Hunter2 do-not-echo!';
-    const bad = { jsonrpc: '2.0', id: 1, method: Methods.login.name, params: { user: secret, password: 7 } };
+    const bad = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: Methods.login.name,
+      params: { user: secret, password: 7 },
+    };
     const reply = await c.call(bad);
     expect(reply.error.code).toBe(-32602);
     const fields = reply.error.data.issues.map((i: { field: string }) => i.field);
@@ -154,7 +171,9 @@ describe('params, login and errors', () => {
     const c = await client();
     const list = { jsonrpc: '2.0', id: 2, method: Methods.kernelsList.name };
     expect(await c.call(list)).toMatchObject({ error: { code: code('not_logged_in') } });
-    expect(await c.call(login(1, 'wrong'))).toMatchObject({ error: { code: code('bad_credentials') } });
+    expect(await c.call(login(1, 'wrong'))).toMatchObject({
+      error: { code: code('bad_credentials') },
+    });
     expect(await c.call(login(1))).toMatchObject({ result: { user: FAKE_USER } });
     expect(await c.call(list)).toMatchObject({ id: 2, result: { kernels: [] } });
   });
@@ -175,7 +194,12 @@ describe('params, login and errors', () => {
 
   it('does not send a result that breaks its schema', async () => {
     const c = await client();
-    const reply = await c.call({ jsonrpc: '2.0', id: 4, method: Methods.resume.name, params: { token: 't' } });
+    const reply = await c.call({
+      jsonrpc: '2.0',
+      id: 4,
+      method: Methods.resume.name,
+      params: { token: 't' },
+    });
     expect(reply).toMatchObject({ id: 4, error: { code: -32603 } });
   });
 });
@@ -211,7 +235,10 @@ describe('connection life', () => {
     const s = await startServer({ handlers: fakeHandlers(), host: '::' });
     const c = await LineClient.open(s.port);
     await c.call(info(1));
-    expect(s.connections[0]).toMatchObject({ localAddress: '127.0.0.1', remoteAddress: '127.0.0.1' });
+    expect(s.connections[0]).toMatchObject({
+      localAddress: '127.0.0.1',
+      remoteAddress: '127.0.0.1',
+    });
     await s.server.close();
   });
 });
@@ -223,7 +250,12 @@ describe('timeouts and shutdown', () => {
     const busy = await LineClient.open(s.port);
     const idle = await LineClient.open(s.port);
     await busy.call(login(1));
-    busy.send({ jsonrpc: '2.0', id: 2, method: Methods.kernelsShutdown.name, params: { id: 'abcdef' } });
+    busy.send({
+      jsonrpc: '2.0',
+      id: 2,
+      method: Methods.kernelsShutdown.name,
+      params: { id: 'abcdef' },
+    });
 
     await idle.closed;
     await new Promise((r) => setTimeout(r, 1500));
@@ -238,14 +270,24 @@ describe('timeouts and shutdown', () => {
     const s = await startServer({ handlers: fakeHandlers() });
     const c = await LineClient.open(s.port);
     await c.call(login(1));
-    c.send({ jsonrpc: '2.0', id: 5, method: Methods.kernelsShutdown.name, params: { id: 'abcdef' } });
-    c.send([{ jsonrpc: '2.0', id: 6, method: Methods.kernelsShutdown.name, params: { id: 'abcdeg' } }]);
+    c.send({
+      jsonrpc: '2.0',
+      id: 5,
+      method: Methods.kernelsShutdown.name,
+      params: { id: 'abcdef' },
+    });
+    c.send([
+      { jsonrpc: '2.0', id: 6, method: Methods.kernelsShutdown.name, params: { id: 'abcdeg' } },
+    ]);
     await new Promise((r) => setTimeout(r, 100));
 
     const closing = s.server.close();
     const replies = [await c.next(), await c.next()];
     const shuttingDown = (id: number) =>
-      expect.objectContaining({ id, error: expect.objectContaining({ code: code('shutting_down') }) });
+      expect.objectContaining({
+        id,
+        error: expect.objectContaining({ code: code('shutting_down') }),
+      });
     expect(replies).toContainEqual(shuttingDown(5));
     expect(replies).toContainEqual([shuttingDown(6)]); // a batch is answered as a batch
     await c.closed;

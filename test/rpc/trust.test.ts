@@ -7,7 +7,12 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FingerprintMismatchError, connect } from '../../src/rpc/client.js';
 import { Methods } from '../../src/rpc/methods.js';
-import { KnownHosts, defaultKnownHostsPath, hostKey, trustOnFirstUse } from '../../src/rpc/trust.js';
+import {
+  KnownHosts,
+  defaultKnownHostsPath,
+  hostKey,
+  trustOnFirstUse,
+} from '../../src/rpc/trust.js';
 import { fingerprintOf } from '../../src/tls/fingerprint.js';
 import { removeTempDirs, selfSigned, startServer, tempDir } from '../helpers/tls.js';
 import { fakeHandlers } from './fake-handlers.js';
@@ -54,7 +59,10 @@ describe('KnownHosts', () => {
     const file = path.join(tempDir('trust'), 'known_hosts.json');
     writeFileSync(file, '{"version": 1, "hosts": {"a:1": {"fingerprint": "AB"');
     await expect(KnownHosts.open(file)).rejects.toThrow(/not valid JSON/);
-    writeFileSync(file, JSON.stringify({ version: 1, hosts: { 'a:1': { fingerprint: 'AB', addedAt: '' } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ version: 1, hosts: { 'a:1': { fingerprint: 'AB', addedAt: '' } } }),
+    );
     await expect(KnownHosts.open(file)).rejects.toThrow(/not a known-hosts file/);
   });
 });
@@ -68,7 +76,11 @@ describe('trust on first use', () => {
     const confirm = (fp: string, key: string) => (asked.push(`${key} ${fp}`), true);
 
     const store = await KnownHosts.open(file);
-    const c1 = await connect({ host: '127.0.0.1', port, ...trustOnFirstUse(store, '127.0.0.1', port, confirm) });
+    const c1 = await connect({
+      host: '127.0.0.1',
+      port,
+      ...trustOnFirstUse(store, '127.0.0.1', port, confirm),
+    });
     await c1.close();
     expect(asked).toEqual([`127.0.0.1:${port} ${fingerprintOf(first.cert)}`]);
     expect(JSON.parse(readFileSync(file, 'utf8')).hosts[`127.0.0.1:${port}`].fingerprint).toBe(
@@ -76,7 +88,11 @@ describe('trust on first use', () => {
     );
 
     const again = await KnownHosts.open(file);
-    const c2 = await connect({ host: '127.0.0.1', port, ...trustOnFirstUse(again, '127.0.0.1', port, confirm) });
+    const c2 = await connect({
+      host: '127.0.0.1',
+      port,
+      ...trustOnFirstUse(again, '127.0.0.1', port, confirm),
+    });
     expect((await c2.call(Methods.info)).name).toBe('test');
     await c2.close();
     expect(asked).toHaveLength(1);

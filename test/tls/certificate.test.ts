@@ -11,7 +11,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrCreateCertificate, TlsSetupError } from '../../src/tls/certificate.js';
 import { fingerprintOf, normalizeFingerprint } from '../../src/tls/fingerprint.js';
 import { ConfigSchema } from '../../src/config/schema.js';
-import { captureLogger, issueCert, makeCa, removeTempDirs, selfSigned, tempDir } from '../helpers/tls.js';
+import {
+  captureLogger,
+  issueCert,
+  makeCa,
+  removeTempDirs,
+  selfSigned,
+  tempDir,
+} from '../helpers/tls.js';
 
 const noFiles = ConfigSchema.parse({}).tls;
 const { logger, text: logText } = captureLogger();
@@ -33,7 +40,11 @@ describe('self-signed certificate', () => {
   });
 
   it('is ECDSA P-256 with SHA-256, serverAuth, for the host names, valid for years', async () => {
-    const { cert, notAfter } = await loadOrCreateCertificate({ tls: noFiles, stateDir: tempDir(), logger });
+    const { cert, notAfter } = await loadOrCreateCertificate({
+      tls: noFiles,
+      stateDir: tempDir(),
+      logger,
+    });
     const parsed = new X509Certificate(cert);
     const host = os.hostname().toLowerCase();
     expect(parsed.subjectAltName).toContain(`DNS:${host}`);
@@ -45,7 +56,10 @@ describe('self-signed certificate', () => {
     expect(parsed.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
     expect(notAfter.getTime() - Date.now()).toBeGreaterThan(9 * 365 * 86_400_000);
 
-    const text = execFileSync('openssl', ['x509', '-noout', '-text'], { input: cert, encoding: 'utf8' });
+    const text = execFileSync('openssl', ['x509', '-noout', '-text'], {
+      input: cert,
+      encoding: 'utf8',
+    });
     expect(text).toContain('Signature Algorithm: ecdsa-with-SHA256');
   });
 
@@ -53,9 +67,13 @@ describe('self-signed certificate', () => {
     const state = tempDir();
     const material = await loadOrCreateCertificate({ tls: noFiles, stateDir: state, logger });
     const certFile = path.join(state, 'tls', 'cert.pem');
-    const out = execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', certFile], {
-      encoding: 'utf8',
-    });
+    const out = execFileSync(
+      'openssl',
+      ['x509', '-noout', '-fingerprint', '-sha256', '-in', certFile],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(out.trim().split('=')[1]).toBe(material.fingerprint);
     expect(normalizeFingerprint(material.fingerprint)).toBe(material.fingerprint);
   });

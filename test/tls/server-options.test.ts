@@ -35,7 +35,9 @@ describe('default: TLS 1.3 only', () => {
   });
 
   it('refuses a TLS 1.2 client', async () => {
-    await expect(handshake(strict.port, { maxVersion: 'TLSv1.2' })).rejects.toThrow(/version|alert/i);
+    await expect(handshake(strict.port, { maxVersion: 'TLSv1.2' })).rejects.toThrow(
+      /version|alert/i,
+    );
   });
 });
 

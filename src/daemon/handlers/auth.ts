@@ -20,7 +20,11 @@ export function authHandlers(deps: HandlerDeps, sessions: Sessions): Handlers {
       const result = await deps.login.login({ ...params, address: ctx.remoteAddress });
       sessions.set(ctx.connectionId, { account: result.user, token: result.token });
       ctx.setUser(result.user.name);
-      return { user: result.user.name, token: result.token, expiresAt: result.expiresAt.toISOString() };
+      return {
+        user: result.user.name,
+        token: result.token,
+        expiresAt: result.expiresAt.toISOString(),
+      };
     },
 
     resume: (params, ctx) => {
