@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { LoginService } from '../auth/login.js';
 import { PamAuthenticator } from '../auth/pam.js';
 import { EnvAdmin } from '../conda/admin.js';
-import { locateConda } from '../conda/locate.js';
+import { locateConda, type CondaExecutable } from '../conda/locate.js';
 import { policyFor } from '../conda/policy.js';
 import type { Settings } from '../config/runtime.js';
 import type { Config } from '../config/schema.js';
@@ -192,6 +192,7 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
     `sksd ${VERSION} listening on ${address.address}:${address.port}`,
   );
   await advertiser.start({ address: address.address, port: address.port });
+  await warnWithoutConda(conda, logger);
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {
@@ -219,6 +220,20 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
   };
 
   return { address, fingerprint: tls.fingerprint, state: () => state, stop, reconfigure };
+}
+
+/** Says at start, not at a user's first request, that kernels cannot start without conda. */
+async function warnWithoutConda(
+  conda: () => Promise<CondaExecutable | null>,
+  logger: Logger,
+): Promise<void> {
+  try {
+    const found = await conda();
+    if (found !== null) logger.info({ conda: found.path, source: found.source }, 'conda found');
+    else logger.warn('no conda found (conda.executable, CONDA_EXE, usual prefixes, PATH)');
+  } catch (error) {
+    logger.warn({ err: error }, 'the configured conda.executable cannot be used');
+  }
 }
 
 async function prepareDirectories(settings: Settings): Promise<void> {

@@ -61,6 +61,7 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
     const info = await client.call(Methods.info);
     expect(info).toMatchObject({ protocol: 1, state: 'idle', user: null });
     expect(info.capabilities).toContain('kernels.start');
+    expect(daemon.logs()).toMatch(/"msg":"conda found"/);
     await client.close();
     // Users on the host read the port and fingerprint from it: world-readable despite umask 077.
     expect(statSync(join(daemon.runtimeDir, 'sksd.json')).mode & 0o777).toBe(0o644);
