@@ -4,6 +4,8 @@
  * records registered with it, additional records included. Announcing, updating and goodbyes
  * are done here, because bonjour-service's Registry cannot update a TXT record and its own
  * re-announcements would put the old one back (docs/discovery.md, "How a state change travels").
+ * The deep imports of bonjour-service's dist/ are why package.json pins it to one exact version:
+ * check them when upgrading it.
  */
 import type { EventEmitter } from 'node:events';
 import { Server } from 'bonjour-service/dist/lib/mdns-server.js';
