@@ -22,7 +22,7 @@ import {
   validateEnvName,
   validateEnvRef,
 } from './specs.js';
-import { changeTarget, newTarget, rootPrefixOf, umaskFor, userEnvs } from './targets.js';
+import { changeTarget, findEnv, newTarget, rootPrefixOf, umaskFor } from './targets.js';
 import type { EnvTarget } from './targets.js';
 
 const LEFTOVER_TIMEOUT_MS = 5 * 60_000;
@@ -162,11 +162,7 @@ export function cloneEnv(
 
     const conda = await admin.conda();
     const ctx = admin.targets(conda);
-    const source = (await userEnvs(ctx, user)).find(
-      (e) => (from.startsWith('/') ? e.prefix : e.name) === from,
-    );
-    if (source === undefined)
-      throw new SksdError('env_not_found', { logDetail: `${user.name}: ${from}` });
+    const source = await findEnv(ctx, user, from);
     const target = await newTarget(ctx, user, name, params.shared === true, 'envs.clone');
     const command = argv.cloneArgv(conda, target.prefix, source.prefix);
     const cleanup = () => removeLeftover(admin, conda, target);

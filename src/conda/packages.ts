@@ -9,7 +9,7 @@ import * as argv from './argv.js';
 import type { Caller, EnvAdmin, ProgressSink } from './admin.js';
 import { packagesOf } from './conda-json.js';
 import { parseSpec, validateChannel, validateEnvRef, validatePackageName } from './specs.js';
-import { changeTarget, userEnvs } from './targets.js';
+import { changeTarget, findEnv } from './targets.js';
 
 /** packages.list: `conda list --json` run as the caller. */
 export async function listPackages(
@@ -20,10 +20,7 @@ export async function listPackages(
   const user = caller.account;
   const wanted = validateEnvRef(ref);
   const conda = await admin.conda();
-  const envs = await userEnvs(admin.targets(conda), user);
-  const env = envs.find((e) => (wanted.startsWith('/') ? e.prefix : e.name) === wanted);
-  if (env === undefined)
-    throw new SksdError('env_not_found', { logDetail: `${user.name}: ${wanted}` });
+  const env = await findEnv(admin.targets(conda), user, wanted);
 
   const json = await admin.short(user, argv.listArgv(conda, env.prefix), 'list');
   const packages = packagesOf(json);

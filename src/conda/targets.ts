@@ -73,6 +73,15 @@ export async function userEnvs(ctx: TargetContext, user: UserAccount) {
   return listPrefixes(ctx.conda, user, { logger: ctx.logger });
 }
 
+/** One of the user's environments by name, or by prefix when the reference is a path. */
+export async function findEnv(ctx: TargetContext, user: UserAccount, ref: string) {
+  const envs = await userEnvs(ctx, user);
+  const env = envs.find((e) => (ref.startsWith('/') ? e.prefix === ref : e.name === ref));
+  if (env === undefined)
+    throw new SksdError('env_not_found', { logDetail: `${user.name}: ${ref}` });
+  return env;
+}
+
 /** Resolves an existing environment the caller wants to change, with the rights checked. */
 export async function changeTarget(
   ctx: TargetContext,
@@ -80,11 +89,7 @@ export async function changeTarget(
   ref: string,
   action: string,
 ): Promise<EnvTarget> {
-  const envs = await userEnvs(ctx, user);
-  const env = envs.find((e) => (ref.startsWith('/') ? e.prefix === ref : e.name === ref));
-  if (env === undefined)
-    throw new SksdError('env_not_found', { logDetail: `${user.name}: ${ref}` });
-
+  const env = await findEnv(ctx, user, ref);
   const root = rootPrefixOf(ctx.conda);
   if (isShared(root, env.prefix)) {
     ctx.policy.assertSharedAdmin(user, action);
