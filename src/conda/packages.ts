@@ -7,9 +7,11 @@ import { SksdError } from '../rpc/errors.js';
 import type { ChangeResult, PackageRef } from '../rpc/methods-admin.js';
 import * as argv from './argv.js';
 import type { Caller, EnvAdmin, ProgressSink } from './admin.js';
+import type { AuditTrail } from './audit.js';
 import { packagesOf } from './conda-json.js';
 import { parseSpec, validateChannel, validateEnvRef, validatePackageName } from './specs.js';
-import { changeTarget, findEnv } from './targets.js';
+import type { CondaExecutable } from './locate.js';
+import { changeTarget, findEnv, type EnvTarget } from './targets.js';
 
 /** packages.list: `conda list --json` run as the caller. */
 export async function listPackages(
@@ -29,33 +31,30 @@ export async function listPackages(
   return { env, packages };
 }
 
-/** packages.install. */
-export function installPackages(
+/** Builds a change's conda command once the environment and the account to run as are known. */
+type CommandFor = (conda: CondaExecutable, target: EnvTarget) => Promise<readonly string[]>;
+
+/**
+ * The sequence install, remove and update share. `validate` checks the method's own parameters
+ * after the environment reference and before conda runs at all, so a bad request costs no conda.
+ */
+function changePackages(
   admin: EnvAdmin,
   caller: Caller,
-  params: { env: string; specs: string[]; channels?: string[]; op?: string },
+  method: 'packages.install' | 'packages.remove' | 'packages.update',
+  params: { env: string; op?: string },
   progress: ProgressSink,
+  validate: (trail: AuditTrail) => CommandFor,
 ): Promise<ChangeResult> {
-  return admin.audited(caller, 'packages.install', async (trail) => {
+  return admin.audited(caller, method, async (trail) => {
     const user = caller.account;
-    admin.policy.assertEnabled(user, 'packages.install');
+    admin.policy.assertEnabled(user, method);
     const ref = validateEnvRef(params.env);
-    const specs = params.specs.map((s) => parseSpec(s));
-    const channels = (params.channels ?? []).map((c) => validateChannel(c, 'channels'));
-    trail.details = { specs: specs.map((s) => s.spec), channels };
-    admin.policy.assertSpecs(specs);
-    admin.policy.assertChannels(channels);
+    const commandFor = validate(trail);
 
     const conda = await admin.conda();
-    const target = await changeTarget(admin.targets(conda), user, ref, 'packages.install');
-    const choice = await admin.channelChoice(target.runAs, channels);
-    const command = argv.installArgv(
-      conda,
-      target.prefix,
-      specs.map((s) => s.spec),
-      choice,
-    );
-    const method = 'packages.install';
+    const target = await changeTarget(admin.targets(conda), user, ref, method);
+    const command = await commandFor(conda, target);
     return admin.change({
       caller,
       method,
@@ -65,6 +64,28 @@ export function installPackages(
       progress,
       trail,
     });
+  });
+}
+
+/** packages.install. */
+export function installPackages(
+  admin: EnvAdmin,
+  caller: Caller,
+  params: { env: string; specs: string[]; channels?: string[]; op?: string },
+  progress: ProgressSink,
+): Promise<ChangeResult> {
+  return changePackages(admin, caller, 'packages.install', params, progress, (trail) => {
+    const specs = params.specs.map((s) => parseSpec(s));
+    const channels = (params.channels ?? []).map((c) => validateChannel(c, 'channels'));
+    trail.details = { specs: specs.map((s) => s.spec), channels };
+    admin.policy.assertSpecs(specs);
+    admin.policy.assertChannels(channels);
+
+    return async (conda, target) => {
+      const choice = await admin.channelChoice(target.runAs, channels);
+      const wanted = specs.map((s) => s.spec);
+      return argv.installArgv(conda, target.prefix, wanted, choice);
+    };
   });
 }
 
@@ -75,26 +96,11 @@ export function removePackages(
   params: { env: string; names: string[]; op?: string },
   progress: ProgressSink,
 ): Promise<ChangeResult> {
-  return admin.audited(caller, 'packages.remove', async (trail) => {
-    const user = caller.account;
-    admin.policy.assertEnabled(user, 'packages.remove');
-    const ref = validateEnvRef(params.env);
+  return changePackages(admin, caller, 'packages.remove', params, progress, (trail) => {
     const names = params.names.map((n) => validatePackageName(n));
     trail.details = { names };
 
-    const conda = await admin.conda();
-    const target = await changeTarget(admin.targets(conda), user, ref, 'packages.remove');
-    const command = argv.removeArgv(conda, target.prefix, names);
-    const method = 'packages.remove';
-    return admin.change({
-      caller,
-      method,
-      opId: params.op,
-      target,
-      argv: command,
-      progress,
-      trail,
-    });
+    return async (conda, target) => argv.removeArgv(conda, target.prefix, names);
   });
 }
 
@@ -105,28 +111,15 @@ export function updatePackages(
   params: { env: string; names?: string[]; all?: true; op?: string },
   progress: ProgressSink,
 ): Promise<ChangeResult> {
-  return admin.audited(caller, 'packages.update', async (trail) => {
-    const user = caller.account;
-    admin.policy.assertEnabled(user, 'packages.update');
-    const ref = validateEnvRef(params.env);
+  return changePackages(admin, caller, 'packages.update', params, progress, (trail) => {
     const names =
       params.all === true ? 'all' : (params.names ?? []).map((n) => validatePackageName(n));
     trail.details = { names };
     if (names !== 'all') admin.policy.assertPackages(names);
 
-    const conda = await admin.conda();
-    const target = await changeTarget(admin.targets(conda), user, ref, 'packages.update');
-    const choice = await admin.channelChoice(target.runAs, []);
-    const command = argv.updateArgv(conda, target.prefix, names, choice);
-    const method = 'packages.update';
-    return admin.change({
-      caller,
-      method,
-      opId: params.op,
-      target,
-      argv: command,
-      progress,
-      trail,
-    });
+    return async (conda, target) => {
+      const choice = await admin.channelChoice(target.runAs, []);
+      return argv.updateArgv(conda, target.prefix, names, choice);
+    };
   });
 }
