@@ -10,7 +10,7 @@ import { checkCompatibility, kernelRequirement } from '../kernels/compat.js';
 import { SksdError } from '../rpc/errors.js';
 import type { ChangeResult } from '../rpc/methods-admin.js';
 import { runAsUser } from '../process/run-as-user.js';
-import type { EnvAdmin, Caller, ProgressSink } from './admin.js';
+import type { EnvAdmin, Caller, ChangeRequest, ProgressSink } from './admin.js';
 import * as argv from './argv.js';
 import { probeSpyderKernels } from './envs.js';
 import type { CondaExecutable } from './locate.js';
@@ -50,6 +50,16 @@ async function removeLeftover(admin: EnvAdmin, conda: CondaExecutable, target: E
   }
   if (existsSync(target.prefix))
     admin.logger.warn({ prefix: target.prefix }, 'a failed create left its prefix');
+}
+
+/** A change that makes a new prefix: refused if one appears meanwhile, its leftovers removed. */
+function changeNewEnv(
+  admin: EnvAdmin,
+  conda: CondaExecutable,
+  request: Omit<ChangeRequest, 'cleanup' | 'fresh'>,
+): Promise<ChangeResult> {
+  const cleanup = () => removeLeftover(admin, conda, request.target);
+  return admin.change({ ...request, cleanup, fresh: true });
 }
 
 /** envs.create. */
@@ -97,9 +107,7 @@ export function createEnv(
       specs.map((s) => s.spec),
       choice,
     );
-    const cleanup = () => removeLeftover(admin, conda, target);
-    const fresh = true;
-    return admin.change({
+    return changeNewEnv(admin, conda, {
       caller,
       method: 'envs.create',
       opId: params.op,
@@ -107,8 +115,6 @@ export function createEnv(
       argv: command,
       progress,
       trail,
-      cleanup,
-      fresh,
     });
   });
 }
@@ -165,10 +171,7 @@ export function cloneEnv(
     const source = await findEnv(ctx, user, from);
     const target = await newTarget(ctx, user, name, params.shared === true, 'envs.clone');
     const command = argv.cloneArgv(conda, target.prefix, source.prefix);
-    const cleanup = () => removeLeftover(admin, conda, target);
-    const fresh = true;
-    const extraLocks = [source.prefix];
-    return admin.change({
+    return changeNewEnv(admin, conda, {
       caller,
       method: 'envs.clone',
       opId: params.op,
@@ -176,9 +179,7 @@ export function cloneEnv(
       argv: command,
       progress,
       trail,
-      cleanup,
-      fresh,
-      extraLocks,
+      extraLocks: [source.prefix],
     });
   });
 }
