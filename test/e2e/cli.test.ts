@@ -2,19 +2,16 @@
  * The CLI as a user runs it: `sksd kernel start` writes a connection file that a real Jupyter
  * client opens; the session token and the pinned certificate are kept between commands.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionInfo } from '../../src/rpc/methods.js';
 import { createEnv, makeCondaRoot, removeCondaRoots } from '../helpers/conda.js';
-import { CLI, removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { cliEnv, runCli } from '../helpers/cli.js';
+import { removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { executeInKernel } from '../helpers/jupyter.js';
 import { installPamService } from '../helpers/system.js';
 import { createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
-
-const run = promisify(execFile);
 
 describe('sksd command line against a running daemon', () => {
   let daemon: TestDaemon;
@@ -22,19 +19,8 @@ describe('sksd command line against a running daemon', () => {
   let home: string;
 
   /** Runs `sksd ARGS` as a client with its own config directory; never throws. */
-  async function sksd(args: string[], env: Record<string, string> = {}) {
-    const options = {
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, ...env },
-      timeout: 60_000,
-    };
-    try {
-      const { stdout, stderr } = await run(process.execPath, [CLI, ...args], options);
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
+  const sksd = (args: string[], env: Record<string, string> = {}) =>
+    runCli(args, cliEnv(home, env));
 
   beforeAll(async () => {
     installPamService();

@@ -3,17 +3,15 @@
  * plain lines on stderr, the result on stdout, Ctrl-C (SIGINT) cancelling the change in the
  * daemon, and conda's message shown with a coded error.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEnv, runCli } from '../helpers/cli.js';
 import { makeCondaRoot, removeCondaRoots } from '../helpers/conda.js';
 import { CLI, removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { installPamService } from '../helpers/system.js';
 import { createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
-
-const run = promisify(execFile);
 
 describe('sksd env/pkg/channel commands', () => {
   let daemon: TestDaemon;
@@ -23,18 +21,7 @@ describe('sksd env/pkg/channel commands', () => {
 
   const common = () => ['-H', `127.0.0.1:${daemon.port}`, '-u', user.name, '--accept-new'];
 
-  async function sksd(args: string[]) {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [CLI, ...args, ...common()], {
-        env,
-        timeout: 60_000,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
+  const sksd = (args: string[]) => runCli([...args, ...common()], env);
 
   beforeAll(async () => {
     installPamService();
@@ -42,11 +29,7 @@ describe('sksd env/pkg/channel commands', () => {
     const conda = makeCondaRoot();
     daemon = await startDaemon({ conda: { executable: conda.conda }, policy: { cancelGrace: 5 } });
     home = mkdtempSync('/tmp/sksd-cli-home-');
-    env = {
-      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-      HOME: home,
-      SKSD_PASSWORD: user.password,
-    };
+    env = cliEnv(home, { SKSD_PASSWORD: user.password });
   });
 
   afterAll(async () => {
