@@ -90,11 +90,15 @@ try {
 
 function describe(error: unknown): string {
   if (error instanceof RpcError) {
-    const tail = error.data?.['stderrTail'];
-    const conda = error.data?.['message'];
-    let extra = typeof tail === 'string' && tail !== '' ? `\n--- kernel output ---\n${tail}` : '';
-    if (typeof conda === 'string' && conda !== '') extra += `\n--- conda ---\n${conda}`;
-    return `${error.message} [${error.errorName ?? error.code}]${extra}`;
+    const { stderrTail, message: conda, name: _name, ...rest } = error.data ?? {};
+    // The remaining data fields say which limit, scope or series: worth a line to the user.
+    const facts = Object.entries(rest).map(([key, value]) => `${key}=${JSON.stringify(value)}`);
+    let text = `${error.message} [${error.errorName ?? error.code}]`;
+    if (facts.length > 0) text += ` (${facts.join(', ')})`;
+    if (typeof stderrTail === 'string' && stderrTail !== '')
+      text += `\n--- kernel output ---\n${stderrTail}`;
+    if (typeof conda === 'string' && conda !== '') text += `\n--- conda ---\n${conda}`;
+    return text;
   }
   if (error instanceof RpcConnectionError) return error.message;
   return error instanceof Error ? error.message : String(error);

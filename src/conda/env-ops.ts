@@ -137,7 +137,11 @@ export function removeEnv(
       throw new SksdError('forbidden', { data: { reason: 'base', action: 'envs.remove' } });
     }
     if (admin.options.inUse?.(user, target) === true) {
-      throw new SksdError('env_busy', { data: { env: target.name, reason: 'kernel' } });
+      throw new SksdError('env_busy', {
+        message: 'A kernel of yours runs in this environment; stop it first',
+        data: { env: target.name, reason: 'kernel' },
+        logDetail: `${target.name}: a kernel of ${user.name} runs in it`,
+      });
     }
     const command = argv.removeArgv(conda, target.prefix, 'all');
     return admin.change({
