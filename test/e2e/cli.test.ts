@@ -6,12 +6,13 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionInfo } from '../../src/rpc/methods.js';
-import { createEnv, makeCondaRoot, removeCondaRoots } from '../helpers/conda.js';
+import { createEnv, makeCondaRoot } from '../helpers/conda.js';
 import { cliEnv, runCli } from '../helpers/cli.js';
-import { removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { tearDown } from '../helpers/e2e.js';
 import { executeInKernel } from '../helpers/jupyter.js';
 import { installPamService } from '../helpers/system.js';
-import { createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
+import { createUser, type TestUser } from '../helpers/users.js';
 
 describe('sksd command line against a running daemon', () => {
   let daemon: TestDaemon;
@@ -32,10 +33,7 @@ describe('sksd command line against a running daemon', () => {
   });
 
   afterAll(async () => {
-    await daemon?.stop();
-    removeAllTestUsers();
-    removeCondaRoots();
-    removeDaemonDirs();
+    await tearDown(daemon);
     rmSync(home, { recursive: true, force: true });
   });
 

@@ -8,10 +8,11 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, runCli } from '../helpers/cli.js';
-import { makeCondaRoot, removeCondaRoots } from '../helpers/conda.js';
-import { CLI, removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeCondaRoot } from '../helpers/conda.js';
+import { CLI, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { tearDown } from '../helpers/e2e.js';
 import { installPamService } from '../helpers/system.js';
-import { createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
+import { createUser, type TestUser } from '../helpers/users.js';
 
 describe('sksd env/pkg/channel commands', () => {
   let daemon: TestDaemon;
@@ -33,10 +34,7 @@ describe('sksd env/pkg/channel commands', () => {
   });
 
   afterAll(async () => {
-    await daemon?.stop();
-    removeAllTestUsers();
-    removeCondaRoots();
-    removeDaemonDirs();
+    await tearDown(daemon);
     rmSync(home, { recursive: true, force: true });
   });
 

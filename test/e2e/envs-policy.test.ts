@@ -7,12 +7,12 @@
 import { appendFileSync, chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, RpcError, type RpcClient } from '../../src/rpc/client.js';
 import { Methods } from '../../src/rpc/methods.js';
-import { makeCondaRoot, removeCondaRoots, type CondaRoot } from '../helpers/conda.js';
-import { removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeCondaRoot, type CondaRoot } from '../helpers/conda.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { loggedIn, rpcError, tearDown } from '../helpers/e2e.js';
 import { installPamService } from '../helpers/system.js';
-import { createGroup, createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
+import { createGroup, createUser, type TestUser } from '../helpers/users.js';
 
 describe('environment administration under the admin’s policy', () => {
   let daemon: TestDaemon;
@@ -22,25 +22,6 @@ describe('environment administration under the admin’s policy', () => {
   let carol: TestUser; // admin of the shared environments, may not create her own
   let dave: TestUser; // may do neither
   let owner: TestUser; // owns the conda installation
-
-  const loggedIn = async (user: TestUser): Promise<RpcClient> => {
-    const client = await connect({
-      host: '127.0.0.1',
-      port: daemon.port,
-      pinnedFingerprint: daemon.fingerprint,
-    });
-    await client.call(Methods.login, { user: user.name, password: user.password });
-    return client;
-  };
-
-  const refusal = async (promise: Promise<unknown>): Promise<RpcError> => {
-    const error = await promise.then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(RpcError);
-    return error as RpcError;
-  };
 
   beforeAll(async () => {
     installPamService();
@@ -64,22 +45,19 @@ describe('environment administration under the admin’s policy', () => {
   });
 
   afterAll(async () => {
-    expect(await daemon?.stop()).toBe(0);
-    removeAllTestUsers();
-    removeCondaRoots();
-    removeDaemonDirs();
+    expect(await tearDown(daemon)).toBe(0);
   });
 
   it('refuses by policy: who may create, denied packages, channels off the list, the limit', async () => {
-    const d = await loggedIn(dave);
-    const notCreator = await refusal(d.call(Methods.envsCreate, { name: 'mine' }));
+    const d = await loggedIn(daemon, dave);
+    const notCreator = await rpcError(d.call(Methods.envsCreate, { name: 'mine' }));
     expect(notCreator.errorName).toBe('forbidden');
     expect(notCreator.data).toMatchObject({ reason: 'policy', action: 'envs.create' });
 
-    const a = await loggedIn(alice);
+    const a = await loggedIn(daemon, alice);
     await a.call(Methods.envsCreate, { name: 'a1' });
     const install = (params: { specs: string[]; channels?: string[] }) =>
-      refusal(a.call(Methods.packagesInstall, { env: 'a1', ...params }));
+      rpcError(a.call(Methods.packagesInstall, { env: 'a1', ...params }));
     expect((await install({ specs: ['evil-miner'] })).data).toMatchObject({
       name: 'package_not_allowed',
       package: 'evil-miner',
@@ -91,7 +69,7 @@ describe('environment administration under the admin’s policy', () => {
     expect((await install({ specs: ['pkgs/main::sksd-demo'] })).errorName).toBe(
       'channel_not_allowed',
     );
-    expect((await refusal(a.call(Methods.channelsAdd, { channel: 'pkgs/main' }))).errorName).toBe(
+    expect((await rpcError(a.call(Methods.channelsAdd, { channel: 'pkgs/main' }))).errorName).toBe(
       'channel_not_allowed',
     );
 
@@ -106,20 +84,20 @@ describe('environment administration under the admin’s policy', () => {
     });
 
     // The .condarc channel is refused for a create too, unless the request names its channels.
-    expect((await refusal(a.call(Methods.envsCreate, { name: 'a2' }))).errorName).toBe(
+    expect((await rpcError(a.call(Methods.envsCreate, { name: 'a2' }))).errorName).toBe(
       'channel_not_allowed',
     );
     await a.call(Methods.envsCreate, { name: 'a2', channels: ['conda-forge'] });
-    const limit = await refusal(a.call(Methods.envsCreate, { name: 'a3' }));
+    const limit = await rpcError(a.call(Methods.envsCreate, { name: 'a3' }));
     expect(limit.data).toMatchObject({ name: 'env_limit_reached', limit: 2 });
-    expect((await refusal(a.call(Methods.envsCreate, { name: 'a1' }))).errorName).toBe(
+    expect((await rpcError(a.call(Methods.envsCreate, { name: 'a1' }))).errorName).toBe(
       'env_exists',
     );
     await Promise.all([a.close(), d.close()]);
   });
 
   it('refuses hostile names, specs and channels before any process starts, and keeps serving', async () => {
-    const b = await loggedIn(bob);
+    const b = await loggedIn(daemon, bob);
     const names = [
       '../x',
       '-n',
@@ -134,7 +112,7 @@ describe('environment administration under the admin’s policy', () => {
       'a#b',
     ];
     for (const name of names) {
-      expect((await refusal(b.call(Methods.envsCreate, { name }))).errorName).toBe(
+      expect((await rpcError(b.call(Methods.envsCreate, { name }))).errorName).toBe(
         'invalid_env_name',
       );
     }
@@ -153,7 +131,7 @@ describe('environment administration under the admin’s policy', () => {
       '',
     ];
     for (const spec of specs) {
-      const error = await refusal(b.call(Methods.envsCreate, { name: 'ok', packages: [spec] }));
+      const error = await rpcError(b.call(Methods.envsCreate, { name: 'ok', packages: [spec] }));
       expect(['invalid_spec', 'invalid_params']).toContain(error.errorName);
     }
     const channels = [
@@ -167,11 +145,11 @@ describe('environment administration under the admin’s policy', () => {
       'https://x.example/c?q=1',
     ];
     for (const channel of channels) {
-      expect((await refusal(b.call(Methods.channelsAdd, { channel }))).errorName).toBe(
+      expect((await rpcError(b.call(Methods.channelsAdd, { channel }))).errorName).toBe(
         'invalid_channel',
       );
     }
-    const options = await refusal(b.call(Methods.packagesRemove, { env: 'ok', names: ['--all'] }));
+    const options = await rpcError(b.call(Methods.packagesRemove, { env: 'ok', names: ['--all'] }));
     expect(options.errorName).toBe('invalid_spec');
 
     expect((await b.call(Methods.info)).user).toBe(bob.name);
@@ -188,13 +166,13 @@ describe('environment administration under the admin’s policy', () => {
   });
 
   it("keeps one user from changing another's environment", async () => {
-    const b = await loggedIn(bob);
+    const b = await loggedIn(daemon, bob);
     const prefix = `${alice.home}/.conda/envs/a1`;
     expect(
-      (await refusal(b.call(Methods.packagesInstall, { env: 'a1', specs: ['sksd-dep'] })))
+      (await rpcError(b.call(Methods.packagesInstall, { env: 'a1', specs: ['sksd-dep'] })))
         .errorName,
     ).toBe('env_not_found');
-    expect((await refusal(b.call(Methods.envsRemove, { name: prefix }))).errorName).toBe(
+    expect((await rpcError(b.call(Methods.envsRemove, { name: prefix }))).errorName).toBe(
       'env_not_found',
     );
 
@@ -203,10 +181,10 @@ describe('environment administration under the admin’s policy', () => {
     execFileSync('chmod', ['-R', 'a+rX', `${alice.home}/.conda`]);
     mkdirSync(`${bob.home}/.conda`, { recursive: true });
     appendFileSync(`${bob.home}/.conda/environments.txt`, `${prefix}\n`);
-    const notOwner = await refusal(b.call(Methods.envsRemove, { name: prefix }));
+    const notOwner = await rpcError(b.call(Methods.envsRemove, { name: prefix }));
     expect(notOwner.data).toMatchObject({ name: 'forbidden', reason: 'not_owner' });
     expect(
-      (await refusal(b.call(Methods.packagesRemove, { env: prefix, names: ['sksd-dep'] })))
+      (await rpcError(b.call(Methods.packagesRemove, { env: prefix, names: ['sksd-dep'] })))
         .errorName,
     ).toBe('forbidden');
     expect((await b.call(Methods.packagesList, { env: prefix })).packages.length).toBeGreaterThan(
@@ -216,8 +194,8 @@ describe('environment administration under the admin’s policy', () => {
   });
 
   it('lets only admins change shared environments, run as the owner of the root prefix', async () => {
-    const c = await loggedIn(carol);
-    expect((await refusal(c.call(Methods.envsCreate, { name: 'own' }))).data).toMatchObject({
+    const c = await loggedIn(daemon, carol);
+    expect((await rpcError(c.call(Methods.envsCreate, { name: 'own' }))).data).toMatchObject({
       reason: 'policy',
     });
     const team = await c.call(Methods.envsCreate, { name: 'team', shared: true });
@@ -225,24 +203,24 @@ describe('environment administration under the admin’s policy', () => {
     expect(statSync(team.env.prefix).uid).toBe(owner.uid);
     await c.call(Methods.packagesInstall, { env: 'team', specs: ['sksd-demo=1.0'] });
     expect(statSync(`${team.env.prefix}/conda-meta/sksd-demo-1.0-0.json`).uid).toBe(owner.uid);
-    const base = await refusal(c.call(Methods.envsRemove, { name: 'base' }));
+    const base = await rpcError(c.call(Methods.envsRemove, { name: 'base' }));
     expect(base.data).toMatchObject({ reason: 'base' });
 
-    const b = await loggedIn(bob);
-    const shared = await refusal(
+    const b = await loggedIn(daemon, bob);
+    const shared = await rpcError(
       b.call(Methods.packagesInstall, { env: 'team', specs: ['sksd-dep'] }),
     );
     expect(shared.data).toMatchObject({ name: 'forbidden', reason: 'shared_env' });
-    expect((await refusal(b.call(Methods.envsCreate, { name: 'x', shared: true }))).errorName).toBe(
-      'forbidden',
-    );
+    expect(
+      (await rpcError(b.call(Methods.envsCreate, { name: 'x', shared: true }))).errorName,
+    ).toBe('forbidden');
     const names = (await b.call(Methods.packagesList, { env: 'team' })).packages.map((p) => p.name);
     expect(names).toContain('sksd-demo');
     await Promise.all([b.close(), c.close()]);
   });
 
   it("edits the user's own channels through conda config", async () => {
-    const b = await loggedIn(bob);
+    const b = await loggedIn(daemon, bob);
     expect(await b.call(Methods.channelsList)).toEqual({ channels: [], effective: ['defaults'] });
     expect((await b.call(Methods.channelsAdd, { channel: 'conda-forge' })).channels).toEqual([
       'conda-forge',
@@ -255,7 +233,7 @@ describe('environment administration under the admin’s policy', () => {
     });
     const order = ['defaults', 'sksd-test', 'conda-forge'];
     expect((await b.call(Methods.channelsReorder, { channels: order })).channels).toEqual(order);
-    const partial = await refusal(b.call(Methods.channelsReorder, { channels: ['defaults'] }));
+    const partial = await rpcError(b.call(Methods.channelsReorder, { channels: ['defaults'] }));
     expect(partial.errorName).toBe('invalid_params');
     expect((await b.call(Methods.channelsRemove, { channel: 'sksd-test' })).channels).toEqual([
       'defaults',
@@ -290,8 +268,8 @@ describe('environment administration under the admin’s policy', () => {
       conda: { executable: conda.conda },
       policy: { manageEnvs: false },
     });
-    const a = await loggedIn(alice);
-    const off = await refusal(a.call(Methods.packagesInstall, { env: 'a1', specs: ['sksd-dep'] }));
+    const a = await loggedIn(daemon, alice);
+    const off = await rpcError(a.call(Methods.packagesInstall, { env: 'a1', specs: ['sksd-dep'] }));
     expect(off.data).toMatchObject({ name: 'forbidden', reason: 'disabled' });
     expect((await a.call(Methods.packagesList, { env: 'a1' })).packages.length).toBeGreaterThan(0);
     await a.close();

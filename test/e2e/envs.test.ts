@@ -6,38 +6,20 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, RpcError, type RpcClient } from '../../src/rpc/client.js';
+import type { RpcClient } from '../../src/rpc/client.js';
 import { Methods } from '../../src/rpc/methods.js';
 import { OpsProgress, type OpsProgressParams } from '../../src/rpc/methods-admin.js';
-import { makeCondaRoot, removeCondaRoots, runningAs, type CondaRoot } from '../helpers/conda.js';
-import { removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeCondaRoot, runningAs, type CondaRoot } from '../helpers/conda.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { loggedIn, rpcError, tearDown } from '../helpers/e2e.js';
 import { executeInKernel } from '../helpers/jupyter.js';
 import { installPamService } from '../helpers/system.js';
-import { createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
+import { createUser, type TestUser } from '../helpers/users.js';
 
 describe('environment administration through sksd', () => {
   let daemon: TestDaemon;
   let conda: CondaRoot;
   let alice: TestUser;
-
-  const loggedIn = async (user: TestUser): Promise<RpcClient> => {
-    const client = await connect({
-      host: '127.0.0.1',
-      port: daemon.port,
-      pinnedFingerprint: daemon.fingerprint,
-    });
-    await client.call(Methods.login, { user: user.name, password: user.password });
-    return client;
-  };
-
-  const failure = async (promise: Promise<unknown>): Promise<RpcError> => {
-    const error = await promise.then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(RpcError);
-    return error as RpcError;
-  };
 
   /** Resolves with the first progress event that satisfies `wanted`. */
   const progressWhere = (client: RpcClient, wanted: (p: OpsProgressParams) => boolean) =>
@@ -63,14 +45,11 @@ describe('environment administration through sksd', () => {
   });
 
   afterAll(async () => {
-    expect(await daemon?.stop()).toBe(0);
-    removeAllTestUsers();
-    removeCondaRoots();
-    removeDaemonDirs();
+    expect(await tearDown(daemon)).toBe(0);
   });
 
   it('creates an env, installs a package, lists it, imports it in a kernel, removes the env', async () => {
-    const client = await loggedIn(alice);
+    const client = await loggedIn(daemon, alice);
     const events: OpsProgressParams[] = [];
     client.onNotification(OpsProgress, (p) => events.push(p));
 
@@ -110,7 +89,7 @@ describe('environment administration through sksd', () => {
     expect(run.stdout.trim()).toBe(`2.0 ${created.env.prefix} ${alice.uid}`);
 
     // Removing an environment a kernel runs in is refused; after the shutdown it is not.
-    expect((await failure(client.call(Methods.envsRemove, { name: 'proj' }))).errorName).toBe(
+    expect((await rpcError(client.call(Methods.envsRemove, { name: 'proj' }))).errorName).toBe(
       'env_busy',
     );
     await client.call(Methods.kernelsShutdown, { id: kernel.id });
@@ -122,7 +101,7 @@ describe('environment administration through sksd', () => {
   });
 
   it('cancels a slow download midway: conda stops, the env is unchanged, nothing runs on', async () => {
-    const client = await loggedIn(alice);
+    const client = await loggedIn(daemon, alice);
     await client.call(Methods.envsCreate, { name: 'slow' });
     await client.call(Methods.envsCreate, { name: 'other' });
 
@@ -139,7 +118,7 @@ describe('environment administration through sksd', () => {
     await downloading;
 
     // One change per environment; another environment is not held up.
-    const busy = await failure(
+    const busy = await rpcError(
       client.call(Methods.packagesInstall, { env: 'slow', specs: ['sksd-dep'] }),
     );
     expect(busy.errorName).toBe('env_busy');
@@ -153,7 +132,7 @@ describe('environment administration through sksd', () => {
       op: 'slow-op-1',
       cancelling: true,
     });
-    const cancelled = await failure(install);
+    const cancelled = await rpcError(install);
     expect(cancelled.errorName).toBe('cancelled');
     expect(cancelled.data).toMatchObject({ op: 'slow-op-1', reason: 'client' });
     expect(await settled(alice)).toEqual([]);
@@ -165,7 +144,7 @@ describe('environment administration through sksd', () => {
   });
 
   it('cancels while a post-link script runs: conda rolls the transaction back', async () => {
-    const client = await loggedIn(alice);
+    const client = await loggedIn(daemon, alice);
     const linking = progressWhere(client, (p) => p.op === 'slowlink-1' && p.phase === 'linking');
     const install = client.call(Methods.packagesInstall, {
       env: 'slow',
@@ -177,7 +156,7 @@ describe('environment administration through sksd', () => {
     await sleep(300); // into the post-link script, a child process of conda
 
     await client.call(Methods.opsCancel, { op: 'slowlink-1' });
-    expect((await failure(install)).errorName).toBe('cancelled');
+    expect((await rpcError(install)).errorName).toBe('cancelled');
     expect(await settled(alice)).toEqual([]);
     const { packages } = await client.call(Methods.packagesList, { env: 'slow' });
     expect(packages.map((p) => p.name)).not.toContain('sksd-slowlink');
@@ -185,8 +164,8 @@ describe('environment administration through sksd', () => {
   });
 
   it('cancels the changes of a connection that closes, and only its own', async () => {
-    const watcher = await loggedIn(alice);
-    const client = await loggedIn(alice);
+    const watcher = await loggedIn(daemon, alice);
+    const client = await loggedIn(daemon, alice);
     const downloading = progressWhere(client, (p) => p.phase === 'downloading');
     client
       .call(Methods.packagesInstall, { env: 'slow', specs: ['sksd-slow'] })
@@ -204,7 +183,7 @@ describe('environment administration through sksd', () => {
   });
 
   it('clones an env and ensures the spyder-kernels series a Spyder version needs', async () => {
-    const client = await loggedIn(alice);
+    const client = await loggedIn(daemon, alice);
     await client.call(Methods.packagesInstall, { env: 'other', specs: ['sksd-demo=1.0'] });
     const cloned = await client.call(Methods.envsClone, { from: 'other', name: 'copy' });
     expect(cloned.link.map((p) => p.name).sort()).toEqual(['sksd-demo', 'sksd-dep']);
@@ -218,7 +197,7 @@ describe('environment administration through sksd', () => {
       before: '2.4.2',
       after: '3.0.5',
     });
-    const unknown = await failure(
+    const unknown = await rpcError(
       client.call(Methods.envsEnsureKernel, { env: 'copy', spyder: '4.2.5' }),
     );
     expect(unknown.errorName).toBe('spyder_version_unknown');
@@ -226,9 +205,9 @@ describe('environment administration through sksd', () => {
   });
 
   it('reports conda failures as coded errors with conda’s message', async () => {
-    const client = await loggedIn(alice);
+    const client = await loggedIn(daemon, alice);
     const install = (specs: string[], channels?: string[]) =>
-      failure(
+      rpcError(
         client.call(Methods.packagesInstall, {
           env: 'other',
           specs,

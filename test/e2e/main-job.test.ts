@@ -5,12 +5,13 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, RpcError, type RpcClient } from '../../src/rpc/client.js';
+import { RpcError } from '../../src/rpc/client.js';
 import { Methods } from '../../src/rpc/methods.js';
-import { createEnv, makeCondaRoot, removeCondaRoots, type CondaRoot } from '../helpers/conda.js';
-import { removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { createEnv, makeCondaRoot, type CondaRoot } from '../helpers/conda.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { connectTo, loggedIn, tearDown } from '../helpers/e2e.js';
 import { executeInKernel } from '../helpers/jupyter.js';
-import { createGroup, createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
+import { createGroup, createUser, type TestUser } from '../helpers/users.js';
 import { liveMembers } from '../../src/process/group.js';
 import { gidOf, installPamService } from '../helpers/system.js';
 
@@ -29,15 +30,6 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
   let extraGroup: string;
   let envPrefix: string;
 
-  const connectTo = (): Promise<RpcClient> =>
-    connect({ host: '127.0.0.1', port: daemon.port, pinnedFingerprint: daemon.fingerprint });
-
-  const loggedIn = async (user: TestUser): Promise<RpcClient> => {
-    const client = await connectTo();
-    await client.call(Methods.login, { user: user.name, password: user.password });
-    return client;
-  };
-
   beforeAll(async () => {
     installPamService();
     extraGroup = createGroup('x');
@@ -49,15 +41,11 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
   });
 
   afterAll(async () => {
-    const code = await daemon?.stop();
-    expect(code).toBe(0);
-    removeAllTestUsers();
-    removeCondaRoots();
-    removeDaemonDirs();
+    expect(await tearDown(daemon)).toBe(0);
   });
 
   it('answers sksd.info without a login', async () => {
-    const client = await connectTo();
+    const client = await connectTo(daemon);
     const info = await client.call(Methods.info);
     expect(info).toMatchObject({ protocol: 1, state: 'idle', user: null });
     expect(info.capabilities).toContain('kernels.start');
@@ -68,7 +56,7 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
   });
 
   it('lists the environments as the user sees them', async () => {
-    const client = await loggedIn(alice);
+    const client = await loggedIn(daemon, alice);
     const { envs } = await client.call(Methods.envsList);
     const proj = envs.find((e) => e.name === 'proj');
     expect(proj).toEqual({
@@ -80,7 +68,7 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
   });
 
   it('starts a kernel as the user, in the env, that a real Jupyter client can use', async () => {
-    const client = await loggedIn(alice);
+    const client = await loggedIn(daemon, alice);
     const started = await client.call(Methods.kernelsStart, { env: 'proj' });
     expect(started.env).toBe('proj');
     expect(Object.keys(started.connection).sort()).toEqual(
@@ -123,8 +111,8 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
   });
 
   it("keeps one user's kernels from another", async () => {
-    const owner = await loggedIn(alice);
-    const other = await loggedIn(bob);
+    const owner = await loggedIn(daemon, alice);
+    const other = await loggedIn(daemon, bob);
     const started = await owner.call(Methods.kernelsStart, { env: 'proj' });
 
     expect((await other.call(Methods.kernelsList)).kernels).toEqual([]);
@@ -137,7 +125,7 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
   });
 
   it('refuses calls before login and unknown environments with coded errors', async () => {
-    const client = await connectTo();
+    const client = await connectTo(daemon);
     const before = await client.call(Methods.kernelsList).catch((e) => e);
     expect((before as RpcError).errorName).toBe('not_logged_in');
 
@@ -152,14 +140,14 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
   });
 
   it('resumes a session with its token on a new connection, and logout ends it', async () => {
-    const first = await connectTo();
+    const first = await connectTo(daemon);
     const { token } = await first.call(Methods.login, {
       user: alice.name,
       password: alice.password,
     });
     await first.close();
 
-    const second = await connectTo();
+    const second = await connectTo(daemon);
     expect((await second.call(Methods.resume, { token })).user).toBe(alice.name);
     await second.call(Methods.logout);
     const after = await second.call(Methods.kernelsList).catch((e) => e);
@@ -170,7 +158,7 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
   });
 
   it('stops every kernel when the daemon stops, and removes its files', async () => {
-    const client = await loggedIn(alice);
+    const client = await loggedIn(daemon, alice);
     const started = await client.call(Methods.kernelsStart, { env: 'proj' });
     const { kernels } = await client.call(Methods.kernelsList);
     const pid = kernels.find((k) => k.id === started.id)!.pid!;
@@ -180,6 +168,7 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
     expect(await liveMembers(pid)).toEqual([]);
     expect(connectionFiles(alice.name)).toEqual([]);
     expect(existsSync(join(daemon.runtimeDir, 'sksd.json'))).toBe(false);
+    expect(existsSync(join(daemon.runtimeDir, 'kernels'))).toBe(false);
     daemon = await startDaemon({ conda: { executable: conda.conda } });
   });
 

@@ -17,12 +17,13 @@ import {
   liveView,
   planReload,
 } from '../../src/daemon/reload.js';
-import { connect, RpcError, type RpcClient } from '../../src/rpc/client.js';
+import { RpcError, type RpcClient } from '../../src/rpc/client.js';
 import { Methods } from '../../src/rpc/methods.js';
-import { createEnv, makeCondaRoot, removeCondaRoots, type CondaRoot } from '../helpers/conda.js';
-import { removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { createEnv, makeCondaRoot, type CondaRoot } from '../helpers/conda.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { connectTo, loggedIn, tearDown } from '../helpers/e2e.js';
 import { installPamService } from '../helpers/system.js';
-import { createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
+import { createUser, type TestUser } from '../helpers/users.js';
 
 const defaults = (): Config => ConfigSchema.parse({});
 const quiet = pino({ level: 'silent' });
@@ -144,14 +145,7 @@ describe('SIGHUP on the running daemon', () => {
   let alice: TestUser;
   let config: Record<string, unknown>;
 
-  const connectTo = (): Promise<RpcClient> =>
-    connect({ host: '127.0.0.1', port: daemon.port, pinnedFingerprint: daemon.fingerprint });
-
-  const login = async (): Promise<RpcClient> => {
-    const client = await connectTo();
-    await client.call(Methods.login, { user: alice.name, password: alice.password });
-    return client;
-  };
+  const login = (): Promise<RpcClient> => loggedIn(daemon, alice);
 
   /** Rewrites the daemon's config file (over the helper's paths and listen), sends SIGHUP. */
   const reload = async (change: Record<string, unknown>, raw?: string): Promise<string> => {
@@ -180,10 +174,7 @@ describe('SIGHUP on the running daemon', () => {
   });
 
   afterAll(async () => {
-    expect(await daemon?.stop()).toBe(0);
-    removeAllTestUsers();
-    removeCondaRoots();
-    removeDaemonDirs();
+    expect(await tearDown(daemon)).toBe(0);
   });
 
   it('applies lists and log level at once, and names what needs a restart', async () => {
@@ -201,7 +192,7 @@ describe('SIGHUP on the running daemon', () => {
     expect(refused).toBeInstanceOf(RpcError);
     expect((refused as RpcError).errorName).toBe('bad_credentials');
     // A call now logs at debug level; the port did not change.
-    const client = await connectTo();
+    const client = await connectTo(daemon);
     await client.call(Methods.info);
     await client.close();
     await expect.poll(() => daemon.logs()).toContain('"msg":"call done"');
