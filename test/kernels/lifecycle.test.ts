@@ -8,10 +8,8 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { lookupUser, type UserAccount } from '../../src/auth/users.js';
-import type { CondaExecutable } from '../../src/conda/locate.js';
 import { KernelManager, type KernelEvent } from '../../src/kernels/manager.js';
 import type { KernelManagerOptions } from '../../src/kernels/manager.js';
 import { liveMembers, signalGroup } from '../../src/process/group.js';
@@ -20,9 +18,8 @@ import { removeCondaRoots, type CondaRoot } from '../helpers/conda.js';
 import { createUser, removeAllTestUsers } from '../helpers/users.js';
 import { JupyterSession } from './jupyter-session.js';
 import { createEnvReportingVersion, eventually, expectCode, processesOfUid } from './support.js';
-import { spinCode } from './support.js';
+import { managerOptions, spinCode } from './support.js';
 
-const logger = pino({ level: 'silent' });
 const ADDRESS = '127.0.0.1';
 let root: CondaRoot;
 let runtime: string;
@@ -33,16 +30,7 @@ const managers: KernelManager[] = [];
 const sessions: JupyterSession[] = [];
 
 function makeManager(overrides: Partial<KernelManagerOptions> = {}): KernelManager {
-  const conda: CondaExecutable = { path: root.conda, flavour: 'conda', source: 'config' };
-  const made = new KernelManager({
-    conda: async () => conda,
-    runtimeDir: runtime,
-    startTimeoutMs: 30_000,
-    shutdownGraceMs: 1000,
-    perUser: 4,
-    logger,
-    ...overrides,
-  });
+  const made = new KernelManager({ ...managerOptions(root, runtime, 4), ...overrides });
   managers.push(made);
   return made;
 }

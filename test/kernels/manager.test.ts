@@ -2,20 +2,16 @@
  * KernelManager end to end: a real user with an extra group, environments made by the conda
  * stand-in, Debian's spyder-kernels, and a real jupyter_client in a separate process.
  */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupUser, type UserAccount } from '../../src/auth/users.js';
-import type { CondaExecutable } from '../../src/conda/locate.js';
 import { KernelManager, type KernelEvent } from '../../src/kernels/manager.js';
 import type { KernelManagerOptions } from '../../src/kernels/manager.js';
 import { liveMembers } from '../../src/process/group.js';
 import { ConnectionInfo } from '../../src/rpc/methods.js';
-import { SksdError } from '../../src/rpc/errors.js';
 import {
   createEnv,
   createEnvWithFakeKernel,
@@ -25,9 +21,10 @@ import {
   type CondaRoot,
 } from '../helpers/conda.js';
 import { executeInKernel } from '../helpers/jupyter.js';
+import { gidOf } from '../helpers/system.js';
 import { createGroup, createUser, removeAllTestUsers } from '../helpers/users.js';
+import { expectCode, managerOptions, processesOfUid } from './support.js';
 
-const logger = pino({ level: 'silent' });
 const ADDRESS = '127.0.0.1';
 let root: CondaRoot;
 let work: string;
@@ -54,16 +51,7 @@ const KERNEL_ENV = [
 ];
 
 function makeManager(overrides: Partial<KernelManagerOptions> = {}): KernelManager {
-  const conda: CondaExecutable = { path: root.conda, flavour: 'conda', source: 'config' };
-  const made = new KernelManager({
-    conda: async () => conda,
-    runtimeDir: runtime,
-    startTimeoutMs: 30_000,
-    shutdownGraceMs: 1000,
-    perUser: 2,
-    logger,
-    ...overrides,
-  });
+  const made = new KernelManager({ ...managerOptions(root, runtime, 2), ...overrides });
   managers.push(made);
   return made;
 }
@@ -72,34 +60,8 @@ function start(on: KernelManager, user: UserAccount, env: string, cwd?: string) 
   return on.start({ user, env, cwd, address: ADDRESS });
 }
 
-/** Processes of the user that are alive and not zombies. */
-function processesOf(user: UserAccount): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        const mine = new RegExp(`^Uid:\\s+${user.uid}\\s`, 'm').test(status);
-        return mine && !/^State:\s+Z/m.test(status);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
 function userDir(user: UserAccount): string {
   return join(runtime, 'kernels', user.name);
-}
-
-async function expectCode(promise: Promise<unknown>, name: string): Promise<SksdError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SksdError);
-  expect((error as SksdError).errorName).toBe(name);
-  return error as SksdError;
 }
 
 beforeAll(async () => {
@@ -116,7 +78,7 @@ beforeAll(async () => {
   chmodSync(runtime, 0o711);
 
   const group = createGroup();
-  extraGid = Number(execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2]);
+  extraGid = gidOf(group);
   alice = (await lookupUser(createUser({ tag: 'a', groups: [group] }).name)) as UserAccount;
   bob = (await lookupUser(createUser({ tag: 'b' }).name)) as UserAccount;
   manager = makeManager();
@@ -236,7 +198,7 @@ describe('KernelManager', () => {
   it('reports a kernel that exits at once with its output’s tail, leaving nothing', async () => {
     const error = await expectCode(start(manager, alice, 'crash'), 'kernel_start_failed');
     expect(String(error.data?.stderrTail)).toContain('fake kernel: no luck today');
-    expect(processesOf(alice)).toEqual([]);
+    expect(processesOfUid(alice.uid)).toEqual([]);
     expect(readdirSync(userDir(alice))).toEqual([]);
     expect(manager.list(alice)).toEqual([]);
   });
@@ -247,7 +209,7 @@ describe('KernelManager', () => {
     const error = await expectCode(start(impatient, alice, 'hang'), 'kernel_start_failed');
     expect(Date.now() - started).toBeLessThan(6000);
     expect(error.data?.stderrTail).toBe('fake kernel: hanging');
-    expect(processesOf(alice)).toEqual([]);
+    expect(processesOfUid(alice.uid)).toEqual([]);
     expect(readdirSync(userDir(alice))).toEqual([]);
   });
 
@@ -259,7 +221,7 @@ describe('KernelManager', () => {
     await expectCode(start(manager, alice, 'work', closed), 'cwd_not_allowed');
     const noConda = makeManager({ conda: async () => null });
     await expectCode(start(noConda, alice, 'work'), 'conda_unavailable');
-    expect(processesOf(alice)).toEqual([]);
+    expect(processesOfUid(alice.uid)).toEqual([]);
   });
 
   it('stops everything at daemon shutdown and then refuses to start', async () => {
@@ -271,7 +233,7 @@ describe('KernelManager', () => {
     await other.shutdownAll();
     expect(await liveMembers(pgid)).toEqual([]);
     expect(other.list(bob)).toEqual([]);
-    expect(processesOf(bob)).toEqual([]);
+    expect(processesOfUid(bob.uid)).toEqual([]);
     await expectCode(other.start({ user: bob, env: 'base', address: ADDRESS }), 'shutting_down');
   });
 });

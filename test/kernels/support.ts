@@ -1,11 +1,37 @@
-/** Helpers shared by the kernel lifecycle tests: processes of a user, coded errors, polling. */
+/**
+ * Helpers shared by the kernel tests: a KernelManager on the conda stand-in, processes of a user,
+ * coded errors, polling.
+ */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import { expect } from 'vitest';
+import type { CondaExecutable } from '../../src/conda/locate.js';
+import type { KernelManagerOptions } from '../../src/kernels/manager.js';
 import { SksdError } from '../../src/rpc/errors.js';
 import { createEnvWithoutSpyderKernels, type CondaRoot } from '../helpers/conda.js';
+
+/**
+ * KernelManager options on the stand-in conda of `root`, with a silent log and timeouts short
+ * enough for tests; a test spreads its own limits and overrides over them.
+ */
+export function managerOptions(
+  root: CondaRoot,
+  runtimeDir: string,
+  perUser: number,
+): KernelManagerOptions {
+  const conda: CondaExecutable = { path: root.conda, flavour: 'conda', source: 'config' };
+  return {
+    conda: async () => conda,
+    runtimeDir,
+    startTimeoutMs: 30_000,
+    shutdownGraceMs: 1000,
+    perUser,
+    logger: pino({ level: 'silent' }),
+  };
+}
 
 /** Pids of processes of a uid that are alive and not zombies. */
 export function processesOfUid(uid: number): number[] {
