@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lookupUser, type UserAccount } from '../../src/auth/users.js';
+import type { UserAccount } from '../../src/auth/users.js';
 import type { CondaExecutable } from '../../src/conda/locate.js';
 import { listEnvs, resolveEnv } from '../../src/conda/envs.js';
 import { runAsUser } from '../../src/process/run-as-user.js';
@@ -11,7 +11,7 @@ import {
   removeCondaRoots,
   type CondaRoot,
 } from '../helpers/conda.js';
-import { createUser, removeAllTestUsers } from '../helpers/users.js';
+import { createAccount, removeAllTestUsers } from '../helpers/users.js';
 
 const logger = pino({ level: 'silent' });
 let root: CondaRoot;
@@ -27,8 +27,8 @@ beforeAll(async () => {
   conda = { path: root.conda, flavour: 'conda', source: 'config' };
   work = createEnv(root, 'work');
   broken = createEnvWithoutSpyderKernels(root, 'broken');
-  alice = (await lookupUser(createUser({ tag: 'a' }).name)) as UserAccount;
-  bob = (await lookupUser(createUser({ tag: 'b' }).name)) as UserAccount;
+  alice = await createAccount({ tag: 'a' });
+  bob = await createAccount({ tag: 'b' });
 
   const created = await runAsUser(bob, [root.conda, 'create', '-n', 'private', '-y'], {
     timeoutMs: 30_000,

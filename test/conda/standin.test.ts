@@ -8,11 +8,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lookupUser, type UserAccount } from '../../src/auth/users.js';
+import type { UserAccount } from '../../src/auth/users.js';
 import { runAsUser } from '../../src/process/run-as-user.js';
 import { liveMembers, readStat, signalGroup } from '../../src/process/group.js';
 import { createEnv, makeCondaRoot, removeCondaRoots, type CondaRoot } from '../helpers/conda.js';
-import { createUser, removeAllTestUsers } from '../helpers/users.js';
+import { createAccount, removeAllTestUsers } from '../helpers/users.js';
 
 const logger = pino({ level: 'silent' });
 let conda: CondaRoot;
@@ -31,7 +31,7 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 beforeAll(async () => {
   conda = makeCondaRoot();
   prefix = createEnv(conda, 'work');
-  user = (await lookupUser(createUser().name)) as UserAccount;
+  user = await createAccount();
 });
 
 afterAll(() => {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { lookupUser, type UserAccount } from '../../src/auth/users.js';
 
 export interface TestUser {
   name: string;
@@ -49,6 +50,16 @@ export function createUser(options: { tag?: string; groups?: string[] } = {}): T
 
   const [, , uid, gid, , home] = run('getent', ['passwd', name]).trim().split(':');
   return { name, password, uid: Number(uid), gid: Number(gid), home: home ?? `/home/${name}` };
+}
+
+/** Creates a user and returns the account as code under test sees it: looked up through NSS. */
+export async function createAccount(
+  options: { tag?: string; groups?: string[] } = {},
+): Promise<UserAccount> {
+  const { name } = createUser(options);
+  const account = await lookupUser(name);
+  if (account === null) throw new Error(`${name} was created but NSS does not know it`);
+  return account;
 }
 
 /** Expires the account (pam_acct_mgmt then fails while the password is still right). */

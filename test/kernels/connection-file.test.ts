@@ -2,7 +2,7 @@ import { appendFileSync, chmodSync, mkdtempSync, readFileSync, renameSync } from
 import { rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lookupUser, type UserAccount } from '../../src/auth/users.js';
+import type { UserAccount } from '../../src/auth/users.js';
 import { ConnectionInfo } from '../../src/rpc/methods.js';
 import {
   ensureUserDir,
@@ -10,7 +10,7 @@ import {
   writeConnectionFile,
 } from '../../src/kernels/connection-file.js';
 import { createKernelLog, readTail } from '../../src/kernels/log-file.js';
-import { createUser, removeAllTestUsers } from '../helpers/users.js';
+import { createAccount, removeAllTestUsers } from '../helpers/users.js';
 
 let runtime: string;
 let user: UserAccount;
@@ -18,7 +18,7 @@ let user: UserAccount;
 beforeAll(async () => {
   runtime = mkdtempSync('/tmp/sksd-runtime-');
   chmodSync(runtime, 0o711);
-  user = (await lookupUser(createUser().name)) as UserAccount;
+  user = await createAccount();
 });
 
 afterAll(() => {

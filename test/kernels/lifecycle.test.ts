@@ -9,13 +9,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lookupUser, type UserAccount } from '../../src/auth/users.js';
+import type { UserAccount } from '../../src/auth/users.js';
 import { KernelManager, type KernelEvent } from '../../src/kernels/manager.js';
 import type { KernelManagerOptions } from '../../src/kernels/manager.js';
 import { liveMembers, signalGroup } from '../../src/process/group.js';
 import { createEnv, createEnvWithFakeKernel, makeCondaRoot } from '../helpers/conda.js';
 import { removeCondaRoots, type CondaRoot } from '../helpers/conda.js';
-import { createUser, removeAllTestUsers } from '../helpers/users.js';
+import { createAccount, removeAllTestUsers } from '../helpers/users.js';
 import { JupyterSession } from './jupyter-session.js';
 import { createEnvReportingVersion, eventually, expectCode, processesOfUid } from './support.js';
 import { managerOptions, spinCode } from './support.js';
@@ -79,9 +79,9 @@ beforeAll(async () => {
   createEnvWithFakeKernel(root, 'flaky', PORT_TAKEN_ONCE);
   runtime = mkdtempSync('/tmp/sksd-run-');
   chmodSync(runtime, 0o711);
-  alice = (await lookupUser(createUser({ tag: 'a' }).name)) as UserAccount;
-  bob = (await lookupUser(createUser({ tag: 'b' }).name)) as UserAccount;
-  carol = (await lookupUser(createUser({ tag: 'c' }).name)) as UserAccount;
+  alice = await createAccount({ tag: 'a' });
+  bob = await createAccount({ tag: 'b' });
+  carol = await createAccount({ tag: 'c' });
 });
 
 afterEach(async () => {

@@ -7,7 +7,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync } from 'node:f
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lookupUser, type UserAccount } from '../../src/auth/users.js';
+import type { UserAccount } from '../../src/auth/users.js';
 import { KernelManager, type KernelEvent } from '../../src/kernels/manager.js';
 import type { KernelManagerOptions } from '../../src/kernels/manager.js';
 import { liveMembers } from '../../src/process/group.js';
@@ -22,7 +22,7 @@ import {
 } from '../helpers/conda.js';
 import { executeInKernel } from '../helpers/jupyter.js';
 import { gidOf } from '../helpers/system.js';
-import { createGroup, createUser, removeAllTestUsers } from '../helpers/users.js';
+import { createAccount, createGroup, removeAllTestUsers } from '../helpers/users.js';
 import { expectCode, managerOptions, processesOfUid } from './support.js';
 
 const ADDRESS = '127.0.0.1';
@@ -79,8 +79,8 @@ beforeAll(async () => {
 
   const group = createGroup();
   extraGid = gidOf(group);
-  alice = (await lookupUser(createUser({ tag: 'a', groups: [group] }).name)) as UserAccount;
-  bob = (await lookupUser(createUser({ tag: 'b' }).name)) as UserAccount;
+  alice = await createAccount({ tag: 'a', groups: [group] });
+  bob = await createAccount({ tag: 'b' });
   manager = makeManager();
   manager.on('state', (event) => events.push(event));
 });
