@@ -9,11 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RpcClient } from '../../src/rpc/client.js';
 import { Methods } from '../../src/rpc/methods.js';
 import { OpsProgress, type OpsProgressParams } from '../../src/rpc/methods-admin.js';
-import { makeCondaRoot, runningAs, type CondaRoot } from '../helpers/conda.js';
+import { makeCondaRoot, type CondaRoot } from '../helpers/conda.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { loggedIn, rpcError, tearDown } from '../helpers/e2e.js';
 import { executeInKernel } from '../helpers/jupyter.js';
-import { installPamService } from '../helpers/system.js';
+import { installPamService, processesOfUid } from '../helpers/system.js';
 import { createUser, type TestUser } from '../helpers/users.js';
 
 describe('environment administration through sksd', () => {
@@ -33,8 +33,8 @@ describe('environment administration through sksd', () => {
 
   /** Waits (bounded) until the user has no process left; returns what is still running. */
   const settled = async (user: TestUser): Promise<number[]> => {
-    for (let i = 0; i < 50 && runningAs(user.uid).length > 0; i++) await sleep(100);
-    return runningAs(user.uid);
+    for (let i = 0; i < 50 && processesOfUid(user.uid).length > 0; i++) await sleep(100);
+    return processesOfUid(user.uid);
   };
 
   beforeAll(async () => {

@@ -11,10 +11,10 @@ import { connect, RpcError, type RpcClient } from '../../src/rpc/client.js';
 import { Methods, Notifications, type KernelExit } from '../../src/rpc/methods.js';
 import { createEnv, makeCondaRoot, removeCondaRoots, type CondaRoot } from '../helpers/conda.js';
 import { removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { installPamService } from '../helpers/system.js';
+import { installPamService, processesOfUid } from '../helpers/system.js';
 import { createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
 import { JupyterSession } from '../kernels/jupyter-session.js';
-import { eventually, processesOfUid, spinCode } from '../kernels/support.js';
+import { eventually, spinCode } from '../kernels/support.js';
 
 const CRASH = `
 import os

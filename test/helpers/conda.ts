@@ -4,7 +4,7 @@
  * world-readable so that test users can run it, and has ROOT/bin/conda -> the stand-in.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,25 +49,6 @@ export function makeCondaRoot(options: { owner?: string } = {}): CondaRoot {
     execFileSync('chown', ['-R', '-h', `${options.owner}:`, root]);
   }
   return { root, conda };
-}
-
-/**
- * Pids of a uid's processes that are not zombies, from /proc: what "nothing is left running"
- * means for a cancelled change (PID 1 here may reap orphans slowly, so zombies do not count).
- */
-export function runningAs(uid: number): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        const owner = /^Uid:\s+(\d+)/m.exec(status)?.[1];
-        return Number(owner) === uid && !/^State:\s+Z/m.test(status);
-      } catch {
-        return false; // gone meanwhile
-      }
-    })
-    .map(Number);
 }
 
 /**

@@ -15,9 +15,10 @@ import type { KernelManagerOptions } from '../../src/kernels/manager.js';
 import { liveMembers, signalGroup } from '../../src/process/group.js';
 import { createEnv, createEnvWithFakeKernel, makeCondaRoot } from '../helpers/conda.js';
 import { removeCondaRoots, type CondaRoot } from '../helpers/conda.js';
+import { processesOfUid } from '../helpers/system.js';
 import { createAccount, removeAllTestUsers } from '../helpers/users.js';
 import { JupyterSession } from './jupyter-session.js';
-import { createEnvReportingVersion, eventually, expectCode, processesOfUid } from './support.js';
+import { createEnvReportingVersion, eventually, expectCode } from './support.js';
 import { managerOptions, spinCode } from './support.js';
 
 const ADDRESS = '127.0.0.1';

@@ -21,9 +21,9 @@ import {
   type CondaRoot,
 } from '../helpers/conda.js';
 import { executeInKernel } from '../helpers/jupyter.js';
-import { gidOf } from '../helpers/system.js';
+import { gidOf, processesOfUid } from '../helpers/system.js';
 import { createAccount, createGroup, removeAllTestUsers } from '../helpers/users.js';
-import { expectCode, managerOptions, processesOfUid } from './support.js';
+import { expectCode, managerOptions } from './support.js';
 
 const ADDRESS = '127.0.0.1';
 let root: CondaRoot;

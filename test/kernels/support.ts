@@ -1,9 +1,6 @@
-/**
- * Helpers shared by the kernel tests: a KernelManager on the conda stand-in, processes of a user,
- * coded errors, polling.
- */
+/** Helpers shared by the kernel tests: a KernelManager on the stand-in, coded errors, polling. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
@@ -31,22 +28,6 @@ export function managerOptions(
     perUser,
     logger: pino({ level: 'silent' }),
   };
-}
-
-/** Pids of processes of a uid that are alive and not zombies. */
-export function processesOfUid(uid: number): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        const mine = new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(status);
-        return mine && !/^State:\s+Z/m.test(status);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 /** Polls until `check` holds or `timeoutMs` passes; returns its last value. */
