@@ -14,18 +14,9 @@ import { removeDaemonDirs, startDaemon, type TestDaemon } from '../helpers/daemo
 import { installPamService, processesOfUid } from '../helpers/system.js';
 import { createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
 import { JupyterSession } from '../kernels/jupyter-session.js';
-import { eventually, spinCode } from '../kernels/support.js';
+import { crashCode, eventually, spinCode } from '../kernels/support.js';
 
-const CRASH = `
-import os
-for fd in os.listdir('/proc/self/fd'):
-    try:
-        if os.readlink(f'/proc/self/fd/{fd}').endswith('.log'):
-            os.write(int(fd), b'segfault-ish\\n')
-    except OSError:
-        pass
-os._exit(3)
-`;
+const CRASH = crashCode('segfault-ish');
 
 let conda: CondaRoot;
 let alice: TestUser;

@@ -19,7 +19,7 @@ import { processesOfUid } from '../helpers/system.js';
 import { createAccount, removeAllTestUsers } from '../helpers/users.js';
 import { JupyterSession } from './jupyter-session.js';
 import { createEnvReportingVersion, eventually, expectCode } from './support.js';
-import { managerOptions, spinCode } from './support.js';
+import { crashCode, managerOptions, spinCode } from './support.js';
 
 const ADDRESS = '127.0.0.1';
 let root: CondaRoot;
@@ -42,16 +42,7 @@ async function session(connection: Parameters<typeof JupyterSession.open>[0]) {
   return opened;
 }
 
-const CRASH = `
-import os
-for fd in os.listdir('/proc/self/fd'):
-    try:
-        if os.readlink(f'/proc/self/fd/{fd}').endswith('.log'):
-            os.write(int(fd), b'going down\\n')
-    except OSError:
-        pass
-os._exit(3)
-`;
+const CRASH = crashCode('going down');
 
 // Fails the way a kernel does whose port was taken, once per user; then runs the real kernel.
 // argv[0] absolute: python finds its prefix from it, and `python3` on PATH is this fake env's.

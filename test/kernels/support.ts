@@ -77,3 +77,20 @@ export function createEnvReportingVersion(root: CondaRoot, name: string, version
 export function spinCode(marker: string): string {
   return `open(${JSON.stringify(marker)}, 'w').close()\nwhile True: pass`;
 }
+
+/**
+ * Code that makes the kernel die at once with exit status 3, after writing `message` to its log
+ * file (found among its open descriptors), so that the log tail of the exit can be checked.
+ */
+export function crashCode(message: string): string {
+  return `
+import os
+for fd in os.listdir('/proc/self/fd'):
+    try:
+        if os.readlink(f'/proc/self/fd/{fd}').endswith('.log'):
+            os.write(int(fd), ${JSON.stringify(`${message}\n`)}.encode())
+    except OSError:
+        pass
+os._exit(3)
+`;
+}
