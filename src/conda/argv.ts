@@ -22,6 +22,15 @@ function channelArgs(choice: ChannelChoice): string[] {
   return choice.override ? ['--override-channels', ...args] : args;
 }
 
+// Every change runs without a prompt, answers in JSON and names its prefix in one argument.
+function changeHead(conda: CondaExecutable, command: string, prefix: string): string[] {
+  return [conda.path, command, '--yes', '--json', `--prefix=${prefix}`];
+}
+
+function namesOrAll(head: string[], names: readonly string[] | 'all'): string[] {
+  return names === 'all' ? [...head, '--all'] : [...head, '--', ...names];
+}
+
 function unsupported(conda: CondaExecutable, what: string): SksdError {
   return new SksdError('conda_unsupported', {
     data: { flavour: conda.flavour, what },
@@ -36,21 +45,14 @@ export function createArgv(
   specs: readonly string[],
   choice: ChannelChoice = NO_CHANNELS,
 ): string[] {
-  const base = [
-    conda.path,
-    'create',
-    '--yes',
-    '--json',
-    `--prefix=${prefix}`,
-    ...channelArgs(choice),
-  ];
+  const base = [...changeHead(conda, 'create', prefix), ...channelArgs(choice)];
   return specs.length === 0 ? base : [...base, '--', ...specs];
 }
 
 /** conda create --prefix=P --clone=SOURCE. */
 export function cloneArgv(conda: CondaExecutable, prefix: string, source: string): string[] {
   if (conda.flavour === 'micromamba') throw unsupported(conda, 'clone an environment');
-  return [conda.path, 'create', '--yes', '--json', `--prefix=${prefix}`, `--clone=${source}`];
+  return [...changeHead(conda, 'create', prefix), `--clone=${source}`];
 }
 
 /** conda install --prefix=P -- SPECS. */
@@ -60,16 +62,7 @@ export function installArgv(
   specs: readonly string[],
   choice: ChannelChoice = NO_CHANNELS,
 ): string[] {
-  return [
-    conda.path,
-    'install',
-    '--yes',
-    '--json',
-    `--prefix=${prefix}`,
-    ...channelArgs(choice),
-    '--',
-    ...specs,
-  ];
+  return [...changeHead(conda, 'install', prefix), ...channelArgs(choice), '--', ...specs];
 }
 
 /** conda update --prefix=P -- NAMES, or --all. */
@@ -79,15 +72,7 @@ export function updateArgv(
   names: readonly string[] | 'all',
   choice: ChannelChoice = NO_CHANNELS,
 ): string[] {
-  const base = [
-    conda.path,
-    'update',
-    '--yes',
-    '--json',
-    `--prefix=${prefix}`,
-    ...channelArgs(choice),
-  ];
-  return names === 'all' ? [...base, '--all'] : [...base, '--', ...names];
+  return namesOrAll([...changeHead(conda, 'update', prefix), ...channelArgs(choice)], names);
 }
 
 /** conda remove --prefix=P -- NAMES, or the whole environment with --all. */
@@ -96,8 +81,7 @@ export function removeArgv(
   prefix: string,
   names: readonly string[] | 'all',
 ) {
-  const base = [conda.path, 'remove', '--yes', '--json', `--prefix=${prefix}`];
-  return names === 'all' ? [...base, '--all'] : [...base, '--', ...names];
+  return namesOrAll(changeHead(conda, 'remove', prefix), names);
 }
 
 /** conda list --json --prefix=P. */
