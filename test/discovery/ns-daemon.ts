@@ -2,10 +2,10 @@
  * The real daemon (`node dist/cli.js serve`) inside a test namespace, announcing on its veth
  * only. Found through its endpoint file, as test/helpers/daemon.ts finds one on loopback.
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { CLI } from '../helpers/daemon.js';
+import { CLI, waitForEndpoint } from '../helpers/daemon.js';
 import { spawnIn, type NetSide } from '../helpers/netns.js';
 
 /** A daemon running in a namespace. */
@@ -53,11 +53,7 @@ export async function startDaemonIn(
     child.once('exit', (code) => resolve(code)),
   );
 
-  const endpoint = await waitForEndpoint(
-    join(runtime, 'sksd.json'),
-    () => child.exitCode !== null,
-    () => output,
-  );
+  const endpoint = await waitForEndpoint(join(runtime, 'sksd.json'), child, () => output);
   return {
     ...endpoint,
     spawnedAt,
@@ -72,22 +68,6 @@ export async function startDaemonIn(
       return exited;
     },
   };
-}
-
-async function waitForEndpoint(
-  file: string,
-  exited: () => boolean,
-  output: () => string,
-): Promise<{ port: number; fingerprint: string }> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && !exited()) {
-    try {
-      return JSON.parse(readFileSync(file, 'utf8')) as { port: number; fingerprint: string };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-  throw new Error(`the daemon did not start:\n${output()}`);
 }
 
 /** Removes the daemons' directories. */

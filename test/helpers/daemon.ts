@@ -59,7 +59,7 @@ export async function startDaemon(
     child.once('exit', (code) => resolve(code)),
   );
 
-  const endpoint = await waitForEndpoint(join(runtimeDir, 'sksd.json'), exited, () => output);
+  const endpoint = await waitForEndpoint(join(runtimeDir, 'sksd.json'), child, () => output);
   return {
     port: endpoint.port,
     fingerprint: endpoint.fingerprint,
@@ -74,19 +74,22 @@ export async function startDaemon(
   };
 }
 
-async function waitForEndpoint(
+/**
+ * The port and fingerprint from a starting daemon's endpoint file, once it is written; fails with
+ * the daemon's output if the daemon exits first or takes longer than 20 s.
+ */
+export async function waitForEndpoint(
   file: string,
-  exited: Promise<number | null>,
+  child: ChildProcess,
   output: () => string,
 ): Promise<{ port: number; fingerprint: string }> {
-  let done = false;
-  void exited.then(() => (done = true));
   const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && !done) {
+  // Both codes stay null until the process has exited, by itself or by a signal.
+  while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
     try {
       return JSON.parse(readFileSync(file, 'utf8')) as { port: number; fingerprint: string };
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
   throw new Error(`the daemon did not start:\n${output()}`);
