@@ -18,6 +18,7 @@ import {
   type RpcConnection,
   type RpcServer,
 } from '../../src/rpc/server.js';
+import { LineQueue } from './line-queue.js';
 import { generateSelfSigned } from '../../src/tls/self-signed.js';
 import { tlsServerOptions } from '../../src/tls/server-options.js';
 
@@ -143,11 +144,14 @@ export async function startServer(options: {
 /** A raw TLS line client: sends any bytes, reads replies one JSON line at a time. */
 export class LineClient {
   private buffer = '';
-  private readonly lines: string[] = [];
-  private waiter: (() => void) | undefined;
+  private readonly lines: LineQueue;
   readonly closed: Promise<void>;
 
   private constructor(readonly socket: TLSSocket) {
+    this.lines = new LineQueue(() => socket.destroyed, {
+      ended: 'connection closed',
+      timeout: 'no reply in time',
+    });
     socket.setEncoding('utf8');
     socket.on('data', (text: string) => {
       this.buffer += text;
@@ -156,11 +160,10 @@ export class LineClient {
         this.lines.push(this.buffer.slice(0, newline));
         this.buffer = this.buffer.slice(newline + 1);
       }
-      this.waiter?.();
     });
     socket.on('error', () => undefined); // resets are what some tests provoke
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    void this.closed.then(() => this.waiter?.());
+    void this.closed.then(() => this.lines.wake());
   }
 
   /** Connects without verifying the certificate (these tests are about the protocol). */
@@ -180,20 +183,7 @@ export class LineClient {
 
   /** The next reply, parsed; rejects if the connection closes first or nothing comes in time. */
   async next(timeoutMs = 5000): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.lines.length === 0) {
-      if (this.socket.destroyed && this.lines.length === 0) throw new Error('connection closed');
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error('no reply in time');
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return JSON.parse(this.lines.shift()!);
+    return JSON.parse(await this.lines.next(timeoutMs));
   }
 
   /** Sends a request and returns its reply, skipping server notifications in between. */

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { ConnectionInfo } from '../../src/rpc/methods.js';
+import { LineQueue } from '../helpers/line-queue.js';
 
 const SCRIPT = `
 import json, sys
@@ -44,19 +45,18 @@ export interface SessionReply {
 
 /** A connected client; close() ends its process. */
 export class JupyterSession {
-  private readonly lines: string[] = [];
-  private waiter: (() => void) | null = null;
+  private readonly lines = new LineQueue(() => this.exited, {
+    ended: 'the Jupyter client process exited',
+    timeout: 'no answer from the Jupyter client in time',
+  });
   private exited = false;
 
   private constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      this.lines.push(line);
-      this.waiter?.();
-    });
+    createInterface({ input: child.stdout }).on('line', (line) => this.lines.push(line));
     child.stderr.resume();
     child.once('exit', () => {
       this.exited = true;
-      this.waiter?.();
+      this.lines.wake();
     });
   }
 
@@ -65,16 +65,16 @@ export class JupyterSession {
     const child = spawn('/usr/bin/python3', ['-c', SCRIPT], { stdio: 'pipe' });
     const session = new JupyterSession(child);
     child.stdin.write(`${JSON.stringify(connection)}\n`);
-    await session.nextLine(40_000);
+    await session.lines.next(40_000);
     return session;
   }
 
   /** Sends code; the promise settles with its execute_reply, so a test can act meanwhile. */
   execute(code: string, timeoutSeconds = 30): Promise<SessionReply> {
     this.child.stdin.write(`${JSON.stringify({ code, timeout: timeoutSeconds })}\n`);
-    return this.nextLine((timeoutSeconds + 10) * 1000).then(
-      (line) => JSON.parse(line) as SessionReply,
-    );
+    return this.lines
+      .next((timeoutSeconds + 10) * 1000)
+      .then((line) => JSON.parse(line) as SessionReply);
   }
 
   /** Ends the client (its sockets close with it). */
@@ -86,22 +86,5 @@ export class JupyterSession {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
     await gone;
     clearTimeout(timer);
-  }
-
-  private async nextLine(timeoutMs: number): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.lines.length === 0) {
-      if (this.exited) throw new Error('the Jupyter client process exited');
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error('no answer from the Jupyter client in time');
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return this.lines.shift() as string;
   }
 }
