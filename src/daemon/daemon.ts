@@ -3,7 +3,7 @@
  * shutdown path. It does not fork, and it logs to stdout for journald (systemd daemon(7),
  * "New-Style Daemons").
  */
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { LoginService } from '../auth/login.js';
@@ -205,6 +205,11 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
       // Stop taking calls first, so no kernel starts while the others are being stopped.
       await server.close();
       await Promise.all([kernels.close(), envAdmin.shutdown()]);
+      // With the kernels gone, their per-user directories would outlive the users themselves
+      // (and a reused uid would inherit one). Kept kernels still need theirs.
+      if (current.kernels.onDaemonStop === 'stop') {
+        await rm(join(settings.runtimeDir, 'kernels'), { recursive: true, force: true });
+      }
       await pam.close();
       await removeEndpoint(settings.runtimeDir);
       state = 'stopped';
