@@ -11,6 +11,17 @@ const unixName = z
   .string()
   .regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'not a valid Unix user or group name');
 
+const port = z.number().int().min(1024).max(65535);
+
+/** kernels.portRange: room for at least one kernel's five connection-file ports. */
+const portRange = z
+  .object({ first: port, last: port })
+  .strict()
+  .refine((r) => r.last - r.first + 1 >= 5, {
+    message: 'first..last must hold at least 5 ports (one kernel), and first <= last',
+    path: ['last'],
+  });
+
 export const ConfigSchema = z
   .object({
     /** Friendly machine name shown to clients; null means the host name. */
@@ -103,6 +114,8 @@ export const ConfigSchema = z
         cullConnected: z.boolean().default(false),
         /** What the daemon does with running kernels when it stops (docs/configuration.md). */
         onDaemonStop: z.enum(['stop', 'keep']).default('stop'),
+        /** The kernels' connection-file ports, for a firewall; null: any free port (portRange). */
+        portRange: portRange.nullable().default(null),
       })
       .strict()
       .prefault({}),

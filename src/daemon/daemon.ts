@@ -100,6 +100,9 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
     get onDaemonStop() {
       return current.kernels.onDaemonStop;
     },
+    get portRange() {
+      return current.kernels.portRange;
+    },
     stateFile: join(settings.stateDir, 'kernels.json'),
     logger: logger.child({ component: 'kernels' }),
   });

@@ -37,6 +37,8 @@ export const LIVE_KEYS: readonly string[] = [
   'kernels.idleTimeout',
   'kernels.cullConnected',
   'kernels.onDaemonStop',
+  // At the next start; running kernels keep their ports, a restart too (docs/operations.md).
+  'kernels.portRange',
   'rpc.maxMessageBytes',
   'rpc.idleTimeout',
   'log.level',

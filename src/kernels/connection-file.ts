@@ -15,6 +15,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { UserAccount } from '../auth/users.js';
 import { ConnectionInfo } from '../rpc/methods.js';
+import { allocateInRange, type PortRange } from './port-range.js';
 
 /**
  * kernel_name in every connection file. No kernelspec of that name exists; clients only display
@@ -61,6 +62,13 @@ export async function ensureUserDir(runtimeDir: string, user: UserAccount): Prom
   return dir;
 }
 
+/** Where a kernel's ports come from: kernels.portRange (null: any free port) minus busy ones. */
+export interface PortChoice {
+  readonly range: PortRange | null;
+  /** Ports of the kernels the manager knows, which may be unbound during a restart. */
+  readonly busy: ReadonlySet<number>;
+}
+
 /** Ports handed out recently, by port, with when: not handed out again for a while. */
 const recentPorts = new Map<number, number>();
 const RECENT_PORT_MS = 60_000;
@@ -69,11 +77,21 @@ const RECENT_PORT_MS = 60_000;
  * Finds `count` free TCP ports on ip by binding port 0, holding all of them at once so they
  * differ, and skipping ports handed out in the last minute (kernels being started have not bound
  * theirs yet). Another process may still take one before the kernel binds it; the kernel then
- * fails with "Address already in use" and the manager starts it again on fresh ports.
+ * fails with "Address already in use" and the manager starts it again on fresh ports. With a
+ * range, a recent port is only put last (port-range.ts): a small range must reuse ports at once.
  */
-export async function allocatePorts(ip: string, count: number): Promise<number[]> {
+export async function allocatePorts(
+  ip: string,
+  count: number,
+  choice: PortChoice = { range: null, busy: new Set() },
+): Promise<number[]> {
   const now = Date.now();
   for (const [port, at] of recentPorts) if (now - at > RECENT_PORT_MS) recentPorts.delete(port);
+  if (choice.range !== null) {
+    const ports = await allocateInRange(ip, count, choice.range, choice.busy, recentPorts);
+    for (const port of ports) recentPorts.set(port, now);
+    return ports;
+  }
 
   const servers: Server[] = [];
   const ports: number[] = [];
@@ -87,7 +105,7 @@ export async function allocatePorts(ip: string, count: number): Promise<number[]
         server.listen({ host: ip, port: 0, exclusive: true }, resolve);
       });
       const { port } = server.address() as { port: number };
-      if (!recentPorts.has(port)) ports.push(port);
+      if (!recentPorts.has(port) && !choice.busy.has(port)) ports.push(port);
     }
     if (ports.length < count) throw new Error(`no ${count} free ports on ${ip}`);
     for (const port of ports) recentPorts.set(port, now);
@@ -97,14 +115,19 @@ export async function allocatePorts(ip: string, count: number): Promise<number[]
   }
 }
 
+/** The five ports of a connection object. */
+export function connectionPorts(info: ConnectionInfo): number[] {
+  return PORT_FIELDS.map((field) => info[field]);
+}
+
 /** A fresh HMAC key: 32 random bytes as 64 hex characters. */
 export function newKey(): string {
   return randomBytes(32).toString('hex');
 }
 
 /** A complete connection object for ip with fresh ports and key; validated by the wire schema. */
-export async function newConnection(ip: string): Promise<ConnectionInfo> {
-  const ports = await allocatePorts(ip, PORT_FIELDS.length);
+export async function newConnection(ip: string, choice?: PortChoice): Promise<ConnectionInfo> {
+  const ports = await allocatePorts(ip, PORT_FIELDS.length, choice);
   const entries = PORT_FIELDS.map((field, i) => [field, ports[i]]);
 
   return ConnectionInfo.parse({

@@ -17,6 +17,7 @@ import { resolveEnv } from '../conda/envs.js';
 import { assertCwdAllowed } from '../process/run-as-user.js';
 import { signalProcess } from '../process/tree.js';
 import {
+  connectionPorts,
   ensureUserDir,
   newConnection,
   removeFile,
@@ -32,6 +33,7 @@ import { findKernelPid, isKernelPid, spawnGeneration } from './generation.js';
 import { KernelLifecycle } from './lifecycle.js';
 import { recoverKernels } from './recovery.js';
 import { assertCompatible } from './spyder-check.js';
+import type { PortRange } from './port-range.js';
 
 export type { KernelEvent, ShutdownResult, StartRequest, StartResult } from './kernel.js';
 
@@ -50,6 +52,8 @@ export interface KernelManagerOptions {
   /** Idle culling after this long without client activity; 0 or omitted: never. */
   readonly idleTimeoutMs?: number;
   readonly cullConnected?: boolean;
+  /** kernels.portRange: the five connection-file ports come from it; null or omitted: any. */
+  readonly portRange?: PortRange | null;
   /** kernels.onDaemonStop: stop every kernel at close(), or keep them for the next daemon. */
   readonly onDaemonStop?: 'stop' | 'keep';
   /** STATE/kernels.json; omitted: nothing is persisted and recover() does nothing. */
@@ -191,7 +195,14 @@ export class KernelManager extends EventEmitter<{ state: [KernelEvent] }> {
     const id = randomBytes(12).toString('base64url');
     const base = join(dir, `kernel-${id}`);
     const files = { connection: `${base}.json`, log: `${base}.log` };
-    const connection = await newConnection(address);
+    // Known kernels' ports count as taken: a restarting kernel has unbound them for a moment.
+    const busy = new Set(
+      [...this.life.kernels.values()].flatMap((k) => connectionPorts(k.connection)),
+    );
+    const connection = await newConnection(address, {
+      range: this.options.portRange ?? null,
+      busy,
+    });
     await writeConnectionFile(files.connection, connection, user);
 
     const envName = env.byPrefix ? env.prefix : env.name;
