@@ -24,7 +24,6 @@ import {
   removeAllTestUsers,
   type TestUser,
 } from '../helpers/users.js';
-import { installPamService } from '../helpers/system.js';
 
 const logLines: string[] = [];
 const logger = pino({ level: 'trace' }, { write: (line: string) => void logLines.push(line) });
@@ -80,7 +79,6 @@ let team: string;
 
 beforeAll(() => {
   expect(isRoot(), 'login tests read /etc/shadow and create users: run as root').toBe(true);
-  installPamService();
   team = createGroup('team');
   alice = createUser({ tag: 'la' });
   bob = createUser({ tag: 'lb', groups: [team] });

@@ -13,7 +13,6 @@ import {
   removeAllTestUsers,
   type TestUser,
 } from '../helpers/users.js';
-import { installPamService } from '../helpers/system.js';
 
 const logger = pino({ level: 'silent' });
 let pam: PamAuthenticator;
@@ -23,7 +22,6 @@ let locked: TestUser;
 
 beforeAll(() => {
   expect(isRoot(), 'PAM tests read /etc/shadow and create users: run as root').toBe(true);
-  installPamService();
   good = createUser({ tag: 'pg' });
   expired = createUser({ tag: 'pe' });
   expireUser(expired.name);

@@ -22,7 +22,6 @@ import {
   waitForText,
   type NetPair,
 } from '../helpers/netns.js';
-import { installPamService } from '../helpers/system.js';
 import { createUser, removeAllTestUsers, type TestUser } from '../helpers/users.js';
 import { removeNsDaemonDirs, startDaemonIn, type NsDaemon } from './ns-daemon.js';
 import {
@@ -78,7 +77,6 @@ describe('announcing on a link with avahi and python-zeroconf as browsers', () =
   };
 
   beforeAll(async () => {
-    installPamService();
     user = createUser({ tag: 'md' });
     const conda = makeCondaRoot();
     createEnvWithFakeKernel(conda, 'slow', SLOW_KERNEL);

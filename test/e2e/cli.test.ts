@@ -11,7 +11,6 @@ import { cliEnv, runCli } from '../helpers/cli.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { tearDown } from '../helpers/e2e.js';
 import { executeInKernel } from '../helpers/jupyter.js';
-import { installPamService } from '../helpers/system.js';
 import { createUser, type TestUser } from '../helpers/users.js';
 
 describe('sksd command line against a running daemon', () => {
@@ -24,7 +23,6 @@ describe('sksd command line against a running daemon', () => {
     runCli(args, cliEnv(home, env));
 
   beforeAll(async () => {
-    installPamService();
     user = createUser({ tag: 'c' });
     const conda = makeCondaRoot();
     createEnv(conda, 'analysis');

@@ -11,7 +11,6 @@ import { cliEnv, runCli } from '../helpers/cli.js';
 import { makeCondaRoot } from '../helpers/conda.js';
 import { CLI, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { tearDown } from '../helpers/e2e.js';
-import { installPamService } from '../helpers/system.js';
 import { createUser, type TestUser } from '../helpers/users.js';
 
 describe('sksd env/pkg/channel commands', () => {
@@ -25,7 +24,6 @@ describe('sksd env/pkg/channel commands', () => {
   const sksd = (args: string[]) => runCli([...args, ...common()], env);
 
   beforeAll(async () => {
-    installPamService();
     user = createUser({ tag: 'ec' });
     const conda = makeCondaRoot();
     daemon = await startDaemon({ conda: { executable: conda.conda }, policy: { cancelGrace: 5 } });

@@ -11,7 +11,6 @@ import { Methods } from '../../src/rpc/methods.js';
 import { makeCondaRoot, type CondaRoot } from '../helpers/conda.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { loggedIn, rpcError, tearDown } from '../helpers/e2e.js';
-import { installPamService } from '../helpers/system.js';
 import { createGroup, createUser, type TestUser } from '../helpers/users.js';
 
 describe('environment administration under the admin’s policy', () => {
@@ -24,7 +23,6 @@ describe('environment administration under the admin’s policy', () => {
   let owner: TestUser; // owns the conda installation
 
   beforeAll(async () => {
-    installPamService();
     const creators = createGroup('c');
     alice = createUser({ tag: 'pa', groups: [creators] });
     bob = createUser({ tag: 'pb', groups: [creators] });

@@ -13,7 +13,7 @@ import { makeCondaRoot, type CondaRoot } from '../helpers/conda.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { loggedIn, rpcError, tearDown } from '../helpers/e2e.js';
 import { executeInKernel } from '../helpers/jupyter.js';
-import { installPamService, processesOfUid } from '../helpers/system.js';
+import { processesOfUid } from '../helpers/system.js';
 import { createUser, type TestUser } from '../helpers/users.js';
 
 describe('environment administration through sksd', () => {
@@ -38,7 +38,6 @@ describe('environment administration through sksd', () => {
   };
 
   beforeAll(async () => {
-    installPamService();
     alice = createUser({ tag: 'ea' });
     conda = makeCondaRoot();
     daemon = await startDaemon({ conda: { executable: conda.conda }, policy: { cancelGrace: 5 } });

@@ -13,7 +13,7 @@ import { connectTo, loggedIn, tearDown } from '../helpers/e2e.js';
 import { executeInKernel } from '../helpers/jupyter.js';
 import { createGroup, createUser, type TestUser } from '../helpers/users.js';
 import { liveMembers } from '../../src/process/group.js';
-import { gidOf, installPamService } from '../helpers/system.js';
+import { gidOf } from '../helpers/system.js';
 
 const REPORT = `
 import grp, json, os, sys
@@ -31,7 +31,6 @@ describe('the main job: a kernel for an authenticated user over TLS', () => {
   let envPrefix: string;
 
   beforeAll(async () => {
-    installPamService();
     extraGroup = createGroup('x');
     alice = createUser({ tag: 'a', groups: [extraGroup] });
     bob = createUser({ tag: 'b' });

@@ -77,6 +77,20 @@ export class JupyterSession {
       .then((line) => JSON.parse(line) as SessionReply);
   }
 
+  /**
+   * Sends code the way a client does right after an interrupt: ipykernel (stop_on_error) aborts
+   * the requests that reach it while it still unwinds the interrupted one, replying `aborted`, so a
+   * request is sent again, a few times at most, until the kernel runs it.
+   */
+  async executeAfterInterrupt(code: string): Promise<SessionReply> {
+    let reply = await this.execute(code);
+    for (let attempt = 1; attempt < 5 && reply.status === 'aborted'; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      reply = await this.execute(code);
+    }
+    return reply;
+  }
+
   /** Ends the client (its sockets close with it). */
   async close(): Promise<void> {
     if (this.exited) return;

@@ -120,7 +120,7 @@ describe('kernel lifecycle', () => {
     expect(pid).not.toBe(busy?.pid);
 
     expect(await looping).toMatchObject({ status: 'error', ename: 'KeyboardInterrupt' });
-    expect((await client.execute('print(x)')).stdout.trim()).toBe('42');
+    expect((await client.executeAfterInterrupt('print(x)')).stdout.trim()).toBe('42');
     // conda, bash and python all still run: only the python got the signal.
     expect(await liveMembers(busy?.pid as number)).toHaveLength(3);
     await eventually(

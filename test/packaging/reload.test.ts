@@ -22,7 +22,6 @@ import { Methods } from '../../src/rpc/methods.js';
 import { createEnv, makeCondaRoot, type CondaRoot } from '../helpers/conda.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connectTo, loggedIn, tearDown } from '../helpers/e2e.js';
-import { installPamService } from '../helpers/system.js';
 import { createUser, type TestUser } from '../helpers/users.js';
 
 const defaults = (): Config => ConfigSchema.parse({});
@@ -165,7 +164,6 @@ describe('SIGHUP on the running daemon', () => {
   };
 
   beforeAll(async () => {
-    installPamService();
     alice = createUser({ tag: 'r' });
     conda = makeCondaRoot();
     createEnv(conda, 'proj');

@@ -16,7 +16,6 @@ import { Methods } from '../../src/rpc/methods.js';
 import { createEnv, makeCondaRoot, removeCondaRoots, type CondaRoot } from '../helpers/conda.js';
 import { CLI } from '../helpers/daemon.js';
 import { executeInKernel } from '../helpers/jupyter.js';
-import { installPamService } from '../helpers/system.js';
 import { createUser, isRoot, removeAllTestUsers, type TestUser } from '../helpers/users.js';
 
 const UNIT = readFileSync(new URL('../../packaging/sksd.service', import.meta.url), 'utf8');
@@ -79,7 +78,6 @@ describe.skipIf(!isRoot())('the unit sandbox, rebuilt without systemd', () => {
 
   beforeAll(async () => {
     chmodSync(dir, 0o755);
-    installPamService();
     user = createUser({ tag: 's' });
     conda = makeCondaRoot();
     createEnv(conda, 'proj');
