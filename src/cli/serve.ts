@@ -23,6 +23,15 @@ export async function serve(options: { config?: string }): Promise<number> {
     hupWhileStarting = true;
   };
   process.on('SIGHUP', earlyHup);
+  // Likewise SIGTERM or SIGINT while starting: Node's default would kill the daemon between
+  // writing its endpoint file and installing the real handlers, skipping the stop path. The
+  // signal is kept and acted on as soon as there is a daemon to stop.
+  let stopWhileStarting: NodeJS.Signals | null = null;
+  const earlyStop = (signal: NodeJS.Signals): void => {
+    stopWhileStarting ??= signal;
+  };
+  process.on('SIGTERM', earlyStop);
+  process.on('SIGINT', earlyStop);
 
   let settings;
   try {
@@ -79,9 +88,12 @@ export async function serve(options: { config?: string }): Promise<number> {
       );
     };
 
+    process.off('SIGTERM', earlyStop);
+    process.off('SIGINT', earlyStop);
     process.on('SIGTERM', () => down('SIGTERM', 0));
     process.on('SIGINT', () => down('SIGINT', 0));
     installFatalHandlers(logger, (reason) => down(reason, 1));
+    if (stopWhileStarting !== null) down(stopWhileStarting, 0);
   });
 }
 

@@ -97,11 +97,13 @@ describe('announcing through trouble', () => {
       .map((line) => JSON.parse(line) as { ttl: number; strings: string[] })
       .filter((r) => r.ttl > 0)
       .map((r) => r.strings.find((s) => s.startsWith('version='))?.slice('version='.length));
-    expect(versions.slice(0, 4)).toEqual(['v1', 'v2', 'v3', 'v4']);
-    // v4 announced, repeated a second later, and in answers to queries: never an older one.
-    const after = versions.slice(versions.indexOf('v4'));
-    expect(after.length).toBeGreaterThanOrEqual(2);
-    expect(new Set(after)).toEqual(new Set(['v4']));
+    // Each version is sent, and none after a newer one. (On a loaded machine a version's own
+    // one-second repeat may go out before the next update: a repeat, not an older record.)
+    const order = versions.map((v) => Number(v?.slice(1)));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(new Set(versions)).toEqual(new Set(['v1', 'v2', 'v3', 'v4']));
+    // v4 announced, repeated a second later, and in answers to queries.
+    expect(versions.filter((v) => v === 'v4').length).toBeGreaterThanOrEqual(2);
   });
 
   it('a network that comes up after the daemon is announced on once it has an address', async () => {
