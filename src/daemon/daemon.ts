@@ -7,6 +7,7 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { LoginService } from '../auth/login.js';
+import type { UserAccount } from '../auth/users.js';
 import { PamAuthenticator } from '../auth/pam.js';
 import { EnvAdmin } from '../conda/admin.js';
 import { locateConda, type CondaExecutable } from '../conda/locate.js';
@@ -76,55 +77,29 @@ export async function startDaemon(settings: Settings, logger: Logger): Promise<D
   });
   const onlyUser = settings.mode.kind === 'single-user' ? settings.mode.user : undefined;
   const login = new LoginService({ auth: config.auth, pam, logger, onlyUser });
-  const kernels = new KernelManager({
+  // Components read live settings through liveView at each use, so a reload reaches them.
+  const kernelFixed = {
     conda,
     runtimeDir: settings.runtimeDir,
-    get startTimeoutMs() {
-      return current.kernels.startTimeout * 1000;
-    },
-    get shutdownGraceMs() {
-      return current.kernels.shutdownGrace * 1000;
-    },
-    get perUser() {
-      return current.kernels.perUser;
-    },
-    get total() {
-      return current.kernels.total;
-    },
-    get idleTimeoutMs() {
-      return current.kernels.idleTimeout * 1000;
-    },
-    get cullConnected() {
-      return current.kernels.cullConnected;
-    },
-    get onDaemonStop() {
-      return current.kernels.onDaemonStop;
-    },
-    get portRange() {
-      return current.kernels.portRange;
-    },
     stateFile: join(settings.stateDir, 'kernels.json'),
     logger: logger.child({ component: 'kernels' }),
-  });
+  };
+  const kernels = new KernelManager(
+    liveView(() => ({ ...kernelFixed, ...kernelSettings(current.kernels) })),
+  );
 
-  const envAdmin = new EnvAdmin({
+  const envFixed = {
     conda,
-    get policy() {
-      return policyFor(current.policy);
-    },
-    get operationTimeoutMs() {
-      return current.policy.operationTimeout * 1000;
-    },
-    get cancelGraceMs() {
-      return current.policy.cancelGrace * 1000;
-    },
     // envs.remove refuses an environment one of the user's kernels runs in.
-    inUse: (user, env) =>
+    inUse: (user: UserAccount, env: { name: string; prefix: string }) =>
       kernels
         .list(user)
         .some((k) => k.state !== 'dead' && (k.env === env.name || k.env === env.prefix)),
     logger: logger.child({ component: 'envs' }),
-  });
+  };
+  const envAdmin = new EnvAdmin(
+    liveView(() => ({ ...envFixed, ...policySettings(current.policy) })),
+  );
 
   const sessions = new Map<string, Session>();
   const activity = new ActivityTracker();
@@ -242,6 +217,29 @@ async function warnWithoutConda(
   } catch (error) {
     logger.warn({ err: error }, 'the configured conda.executable cannot be used');
   }
+}
+
+/** The kernel manager's settings from `kernels.*` (seconds become milliseconds). */
+function kernelSettings(k: Config['kernels']) {
+  return {
+    startTimeoutMs: k.startTimeout * 1000,
+    shutdownGraceMs: k.shutdownGrace * 1000,
+    perUser: k.perUser,
+    total: k.total,
+    idleTimeoutMs: k.idleTimeout * 1000,
+    cullConnected: k.cullConnected,
+    onDaemonStop: k.onDaemonStop,
+    portRange: k.portRange,
+  };
+}
+
+/** The environment administrator's settings from `policy.*`. */
+function policySettings(p: Config['policy']) {
+  return {
+    policy: policyFor(p),
+    operationTimeoutMs: p.operationTimeout * 1000,
+    cancelGraceMs: p.cancelGrace * 1000,
+  };
 }
 
 async function prepareDirectories(settings: Settings): Promise<void> {

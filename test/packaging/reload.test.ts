@@ -175,6 +175,20 @@ describe('SIGHUP on the running daemon', () => {
     expect(await tearDown(daemon)).toBe(0);
   });
 
+  it('applies kernel limits to the next start', async () => {
+    const logs = await reload({ kernels: { perUser: 1 } });
+    expect(logs).toMatch(/kernels\.perUser/);
+
+    const client = await login();
+    const first = await client.call(Methods.kernelsStart, { env: 'proj' });
+    const refused = await client.call(Methods.kernelsStart, { env: 'proj' }).catch((e) => e);
+    expect(refused).toBeInstanceOf(RpcError);
+    expect((refused as RpcError).errorName).toBe('limit_reached');
+    await client.call(Methods.kernelsShutdown, { id: first.id });
+    await client.close();
+    await reload({});
+  });
+
   it('applies lists and log level at once, and names what needs a restart', async () => {
     await (await login()).close();
 
